@@ -1,0 +1,44 @@
+# Two commands do everything (see README): `make demo` and `make test`.
+# Both create .venv and install the pinned package on first use.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+# Where the demo writes; delete it to start from scratch.
+RUN    := runs/demo
+DATA   := data
+
+.PHONY: demo test test-all install clean
+
+install: $(STAMP)
+
+$(STAMP): setup.py
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip check
+	touch $@
+
+# The main job, end to end on the embedded Wikipedia excerpt.
+demo: $(STAMP)
+	$(PY) -m pipelines.default_corpus --cache_dir=$(DATA)
+	$(PY) -m pipelines.build_vocab --input='$(DATA)/enwiki-sample.xml.bz2' \
+	    --output=$(RUN)/vocab.txt --vocab_size=8000
+	$(PY) -m pipelines.build_pretraining_data --input='$(DATA)/enwiki-sample.xml.bz2' \
+	    --output_dir=$(RUN)/tfrecords --vocab=$(RUN)/vocab.txt --max_seq_length=128
+	$(PY) -m trainers.pretrain --config=tiny --data='$(RUN)/tfrecords/train-*' \
+	    --eval_data='$(RUN)/tfrecords/heldout-*' --model_dir=$(RUN)/model
+	$(PY) -m trainers.export --model_dir=$(RUN)/model --output=$(RUN)/saved_model
+	$(PY) -m trainers.serving_check --saved_model=$(RUN)/saved_model \
+	    --text="the city is the capital and largest city of the state" --swap=capital:banana
+
+# The test suite (fast tests; `make test-all` adds the slow ones).
+test: $(STAMP)
+	$(PY) -m pytest -q -m "not slow" tests
+
+test-all: $(STAMP)
+	$(PY) -m pytest -q tests
+
+clean:
+	rm -rf $(RUN) $(VENV)

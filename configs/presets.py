@@ -1,0 +1,67 @@
+"""Named presets: ELECTRA-Small/Base/Large (paper, Table 6) and a tiny demo size."""
+from __future__ import annotations
+
+import dataclasses
+
+from configs.pretrain_config import EncoderConfig, ModelConfig, PretrainConfig, TrainConfig, apply_overrides
+
+
+def tiny() -> PretrainConfig:
+    """Trains on a laptop CPU in minutes; for tests and the demo."""
+    return PretrainConfig(
+        model=ModelConfig(
+            encoder=EncoderConfig(
+                embedding_size=64, hidden_size=128, num_layers=2, num_heads=4,
+                intermediate_size=512, max_position_embeddings=128,
+            ),
+        ),
+        train=TrainConfig(
+            batch_size=32, num_steps=1200, learning_rate=2e-3, warmup_steps=100,
+            shuffle_buffer=2000, log_every=50, checkpoint_every=200, eval_batches=20,
+        ),
+    )
+
+
+def small() -> PretrainConfig:
+    """ELECTRA-Small: 12 layers, hidden 256, embedding 128, generator 1/4."""
+    return PretrainConfig()
+
+
+def base() -> PretrainConfig:
+    """ELECTRA-Base: hidden 768, 12 heads, generator 1/3, batch 256, lr 2e-4."""
+    return PretrainConfig(
+        model=ModelConfig(
+            encoder=EncoderConfig(embedding_size=768, hidden_size=768, num_heads=12, intermediate_size=3072),
+            generator_size=1 / 3,
+        ),
+        train=TrainConfig(batch_size=256, num_steps=766_000, learning_rate=2e-4),
+    )
+
+
+def large() -> PretrainConfig:
+    """ELECTRA-Large: 24 layers, hidden 1024, generator 1/4, mask rate 0.25."""
+    return PretrainConfig(
+        model=ModelConfig(
+            encoder=EncoderConfig(
+                embedding_size=1024, hidden_size=1024, num_layers=24, num_heads=16, intermediate_size=4096,
+            ),
+            mask_rate=0.25,
+        ),
+        train=TrainConfig(batch_size=2048, num_steps=400_000, learning_rate=2e-4),
+    )
+
+
+PRESETS = {"tiny": tiny, "small": small, "base": base, "large": large}
+
+
+def get_config(name: str, overrides: list[str] = ()) -> PretrainConfig:
+    """The preset `name` with dotted `key=value` overrides applied."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown config preset {name!r}; choose one of {sorted(PRESETS)}")
+    return apply_overrides(PRESETS[name](), list(overrides))
+
+
+def with_vocab_size(config: PretrainConfig, vocab_size: int) -> PretrainConfig:
+    """`config` with the encoder's vocabulary size set (it comes from the data)."""
+    encoder = dataclasses.replace(config.model.encoder, vocab_size=vocab_size)
+    return dataclasses.replace(config, model=dataclasses.replace(config.model, encoder=encoder))

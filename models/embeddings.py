@@ -1,0 +1,41 @@
+"""The embedding block that ELECTRA's generator and discriminator share."""
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from configs import EncoderConfig
+
+
+def truncated_normal(stddev: float) -> keras.initializers.Initializer:
+    return keras.initializers.TruncatedNormal(stddev=stddev)
+
+
+class EmbeddingBlock(keras.layers.Layer):
+    """Word + position + segment embeddings, then LayerNorm and dropout.
+
+    Call: input_ids (B, T) int, segment_ids (B, T) int -> (B, T, E) float,
+    E = embedding_size. `word_embeddings` (V, E) is also the generator's
+    output matrix (tied weights).
+    """
+
+    def __init__(self, config: EncoderConfig, **kwargs):
+        super().__init__(**kwargs)
+        self.config = config
+        init = truncated_normal(config.initializer_range)
+        e = config.embedding_size
+        self.word_embeddings = self.add_weight(shape=(config.vocab_size, e), initializer=init, name="word_embeddings")
+        self.position_embeddings = self.add_weight(
+            shape=(config.max_position_embeddings, e), initializer=init, name="position_embeddings")
+        self.segment_embeddings = self.add_weight(
+            shape=(config.type_vocab_size, e), initializer=init, name="segment_embeddings")
+        self.layer_norm = keras.layers.LayerNormalization(epsilon=config.layer_norm_epsilon, name="layer_norm")
+        self.layer_norm.build((None, None, e))
+        self.dropout = keras.layers.Dropout(config.dropout_rate)
+
+    def call(self, input_ids, segment_ids, training=None):
+        length = ops.shape(input_ids)[1]
+        x = ops.take(self.word_embeddings, input_ids, axis=0)
+        x = x + ops.expand_dims(self.position_embeddings[:length], 0)
+        x = x + ops.take(self.segment_embeddings, segment_ids, axis=0)
+        return self.dropout(self.layer_norm(x), training=training)

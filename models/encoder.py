@@ -1,0 +1,70 @@
+"""Post-LayerNorm Transformer encoder (BERT/ELECTRA), in Keras 3 ops."""
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from configs import EncoderConfig
+from models.embeddings import EmbeddingBlock, truncated_normal
+
+
+def gelu(x):
+    """Exact (erf) GELU, as in the ELECTRA release; Keras defaults to tanh."""
+    return keras.activations.gelu(x, approximate=False)
+
+
+class TransformerLayer(keras.layers.Layer):
+    """Self-attention and feed-forward blocks, each followed by add + LayerNorm.
+
+    Call: x (B, T, H), attention_mask (B, T, T) bool -> (B, T, H).
+    """
+
+    def __init__(self, config: EncoderConfig, **kwargs):
+        super().__init__(**kwargs)
+        h, init = config.hidden_size, truncated_normal(config.initializer_range)
+        if h % config.num_heads:
+            raise ValueError(f"hidden_size {h} is not divisible by num_heads {config.num_heads}")
+        self.attention = keras.layers.MultiHeadAttention(
+            num_heads=config.num_heads, key_dim=h // config.num_heads,
+            dropout=config.attention_dropout_rate, kernel_initializer=init, name="attention")
+        self.attention_dropout = keras.layers.Dropout(config.dropout_rate)
+        self.attention_norm = keras.layers.LayerNormalization(epsilon=config.layer_norm_epsilon, name="attention_norm")
+        self.intermediate = keras.layers.Dense(config.intermediate_size, kernel_initializer=init, name="intermediate")
+        self.output_dense = keras.layers.Dense(h, kernel_initializer=init, name="output")
+        self.output_dropout = keras.layers.Dropout(config.dropout_rate)
+        self.output_norm = keras.layers.LayerNormalization(epsilon=config.layer_norm_epsilon, name="output_norm")
+
+    def call(self, x, attention_mask, training=None):
+        attended = self.attention(x, x, attention_mask=attention_mask, training=training)
+        x = self.attention_norm(x + self.attention_dropout(attended, training=training))
+        hidden = self.output_dense(gelu(self.intermediate(x)))
+        return self.output_norm(x + self.output_dropout(hidden, training=training))
+
+
+class Encoder(keras.layers.Layer):
+    """Embeddings (possibly shared), projection to hidden width, Transformer stack.
+
+    Call: input_ids, input_mask, segment_ids, each (B, T) int -> (B, T, H).
+    The embedding block is passed in so that two encoders can share it.
+    """
+
+    def __init__(self, config: EncoderConfig, embeddings: EmbeddingBlock, **kwargs):
+        super().__init__(**kwargs)
+        self.config = config
+        self.embeddings = embeddings
+        self.projection = None
+        if config.embedding_size != config.hidden_size:
+            self.projection = keras.layers.Dense(
+                config.hidden_size, kernel_initializer=truncated_normal(config.initializer_range),
+                name="embedding_projection")
+        self.layers = [TransformerLayer(config, name=f"layer_{i}") for i in range(config.num_layers)]
+
+    def call(self, input_ids, input_mask, segment_ids, training=None):
+        x = self.embeddings(input_ids, segment_ids, training=training)
+        if self.projection is not None:
+            x = self.projection(x)
+        keys = ops.cast(input_mask, "bool")[:, None, :]  # (B, 1, T)
+        attention_mask = ops.broadcast_to(keys, (ops.shape(x)[0], ops.shape(x)[1], ops.shape(x)[1]))
+        for layer in self.layers:
+            x = layer(x, attention_mask, training=training)
+        return x

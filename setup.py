@@ -1,0 +1,32 @@
+"""ELECTRA pre-training for TensorFlow and Keras 3.
+
+Runtime dependencies are pinned to one set that resolves together and passes
+`pip check`; change them together.
+"""
+from setuptools import find_packages, setup
+
+RUNTIME = [
+    "tensorflow==2.20.0",
+    "keras==3.15.1",
+    "tensorflow-text==2.20.1",
+    "tf-models-official==2.20.0",
+    "tf-keras==2.20.1",  # what tf-models-official imports; never used by models/
+    "apache-beam==2.77.0",
+    "sentencepiece==0.2.3",
+    "mwparserfromhell==0.7.2",  # wikitext -> plain text
+    "blingfire==0.1.8",  # sentence splitting
+    "tqdm==4.70.1",
+]
+
+setup(
+    name="electra-tf",
+    version="0.1.0",
+    description="ELECTRA pre-training (replaced token detection) for TensorFlow and Keras 3",
+    python_requires=">=3.10,<3.13",
+    packages=find_packages(include=["configs", "pipelines", "models", "trainers"]),
+    install_requires=RUNTIME,
+    extras_require={
+        "dev": ["pytest==9.2.0"],
+        "gcp": ["apache-beam[gcp]==2.77.0"],
+    },
+)
