@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from keras import ops
 
+STATISTICS = ("mlm_loss_sum", "mlm_correct", "sampled_correct", "mlm_count", "disc_loss_sum", "disc_correct",
+              "disc_count", "replaced", "predicted_replaced", "true_positive")
+
 
 def rtd_statistics(outputs: dict) -> dict:
-    """Per-batch sums from an `ElectraPretrainer` output dict; all float32 scalars.
+    """Per-batch sums (keys: STATISTICS) from an `ElectraPretrainer` output dict; float32 scalars.
 
     mlm_*: over masked positions (count = mlm_count); disc_*: over non-padding
     tokens (count = disc_count); replaced: tokens labelled replaced;

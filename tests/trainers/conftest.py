@@ -1,0 +1,63 @@
+"""Small learnable TFRecord data in the pipeline's output format, for trainer tests."""
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+VOCAB = SPECIAL + [f"w{i}" for i in range(59)]  # 64 tokens
+SEQ = 32
+
+
+def _example(ids, seq):
+    mask = [1] * len(ids) + [0] * (seq - len(ids))
+    padded = ids + [0] * (seq - len(ids))
+    feature = {name: tf.train.Feature(int64_list=tf.train.Int64List(value=value))
+               for name, value in (("input_ids", padded), ("input_mask", mask), ("segment_ids", [0] * seq))}
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+
+
+def write_data(directory: str, num_examples: int = 256, num_shards: int = 2, seed: int = 0) -> dict:
+    """Writes train-*/heldout-* shards and manifest.json; sequences count upwards mod 59, so they are learnable."""
+    rng = np.random.default_rng(seed)
+    os.makedirs(directory, exist_ok=True)
+    with open(os.path.join(directory, "vocab.txt"), "w") as f:
+        f.write("\n".join(VOCAB) + "\n")
+    for split, count in (("train", num_examples), ("heldout", num_examples // 4)):
+        writers = [tf.io.TFRecordWriter(os.path.join(directory, f"{split}-{s:05d}-of-{num_shards:05d}.tfrecord"))
+                   for s in range(num_shards)]
+        for i in range(count):
+            length = int(rng.integers(8, SEQ - 1))
+            start = int(rng.integers(0, 59))
+            body = [5 + (start + j) % 59 for j in range(length - 2)]
+            writers[i % num_shards].write(_example([2] + body + [3], SEQ))
+        for w in writers:
+            w.close()
+    manifest = {
+        "vocab_size": len(VOCAB), "vocab_file": "vocab.txt", "max_seq_length": SEQ, "lowercase": True,
+        "special_token_ids": {"pad": 0, "unk": 1, "cls": 2, "sep": 3, "mask": 4},
+        "splits": {"train": {"examples": num_examples}, "heldout": {"examples": num_examples // 4}},
+    }
+    with open(os.path.join(directory, "manifest.json"), "w") as f:
+        json.dump(manifest, f)
+    return manifest
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory):
+    directory = str(tmp_path_factory.mktemp("tfrecords"))
+    write_data(directory)
+    return directory
+
+
+# Small enough for seconds per run on 2 CPU cores.
+TINY_OVERRIDES = [
+    "model.encoder.embedding_size=16", "model.encoder.hidden_size=32", "model.encoder.num_heads=2",
+    "model.encoder.intermediate_size=64", "model.encoder.max_position_embeddings=32",
+    "model.max_predictions_per_seq=6", "train.batch_size=8", "train.num_steps=12", "train.warmup_steps=2",
+    "train.log_every=4", "train.checkpoint_every=4", "train.shuffle_buffer=64", "train.eval_batches=4",
+]

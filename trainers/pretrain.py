@@ -1,0 +1,104 @@
+"""ELECTRA pre-training: `python -m trainers.pretrain --config=tiny --data=GLOB --model_dir=DIR`.
+
+Writes to DIR: config.json (resolved), vocab.txt and data.json (tokenizer
+settings, for export), checkpoints, TensorBoard logs (train/, eval/) and
+eval_results.json. Rerunning with the same DIR resumes from its latest checkpoint.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+import tensorflow as tf
+
+from configs import PretrainConfig, from_dict, get_config, with_vocab_size
+from trainers.distribution import STRATEGIES, make_strategy
+from trainers.input_data import load_manifest
+from trainers.rtd_trainer import RtdTrainer
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--config", default="tiny", help="preset: tiny, small, base, large")
+    p.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
+                   help="dotted config override, repeatable, e.g. train.num_steps=1000")
+    p.add_argument("--data", required=True, help="glob of training TFRecords")
+    p.add_argument("--eval_data", default="", help="glob of held-out TFRecords, evaluated at the end")
+    p.add_argument("--model_dir", required=True)
+    p.add_argument("--strategy", default="auto", choices=STRATEGIES)
+    p.add_argument("--tpu", default="", help="TPU name or grpc:// address (with --strategy=tpu or auto)")
+    return p.parse_args(argv)
+
+
+def resolve_config(args, manifest: dict) -> PretrainConfig:
+    """The preset with overrides, its vocabulary size taken from the data (a mismatch is an error)."""
+    config = get_config(args.config, args.override)
+    data_vocab = int(manifest["vocab_size"])
+    if any(o.split("=")[0].strip().endswith("vocab_size") for o in args.override):
+        if config.model.encoder.vocab_size != data_vocab:
+            raise ValueError(f"model.encoder.vocab_size={config.model.encoder.vocab_size} but the data "
+                             f"was tokenized with a vocabulary of {data_vocab}")
+    config = with_vocab_size(config, data_vocab)
+    if manifest["max_seq_length"] > config.model.encoder.max_position_embeddings:
+        raise ValueError(f"data max_seq_length {manifest['max_seq_length']} exceeds "
+                         f"max_position_embeddings {config.model.encoder.max_position_embeddings}")
+    return config
+
+
+def write_run_files(model_dir: str, config: PretrainConfig, manifest: dict) -> None:
+    """Saves the resolved config and tokenizer files; refuses to resume with another model config."""
+    tf.io.gfile.makedirs(model_dir)
+    config_path = os.path.join(model_dir, "config.json")
+    if tf.io.gfile.exists(config_path):
+        with tf.io.gfile.GFile(config_path) as f:
+            saved = from_dict(PretrainConfig, json.load(f))
+        if saved.model != config.model:
+            raise ValueError(f"{model_dir} holds a run with a different model config; use a new --model_dir")
+    with tf.io.gfile.GFile(config_path, "w") as f:
+        f.write(config.to_json())
+    tf.io.gfile.copy(os.path.join(manifest["directory"], manifest["vocab_file"]),
+                     os.path.join(model_dir, "vocab.txt"), overwrite=True)
+    data = {k: manifest[k] for k in ("special_token_ids", "lowercase", "max_seq_length", "vocab_size")}
+    with tf.io.gfile.GFile(os.path.join(model_dir, "data.json"), "w") as f:
+        json.dump(data, f, indent=2)
+
+
+def print_heldout_comparison(metrics: dict) -> None:
+    disc_ok = metrics["disc_loss"] < metrics["constant_disc_loss"]
+    gen_ok = metrics["mlm_accuracy"] > metrics["most_frequent_token_accuracy"]
+    print(f"held-out ({metrics['tokens']:.0f} tokens, {metrics['masked_positions']:.0f} masked):")
+    print(f"  discriminator loss {metrics['disc_loss']:.4f} vs best constant predictor "
+          f"{metrics['constant_disc_loss']:.4f} (replaced fraction {metrics['replaced_fraction']:.3f}) "
+          f"-> {'beats' if disc_ok else 'DOES NOT beat'} it")
+    print(f"  generator masked-token accuracy {metrics['mlm_accuracy']:.4f} vs most-frequent-token "
+          f"{metrics['most_frequent_token_accuracy']:.4f} -> {'beats' if gen_ok else 'DOES NOT beat'} it")
+    print(f"  discriminator accuracy {metrics['disc_accuracy']:.4f} precision {metrics['disc_precision']:.4f} "
+          f"recall {metrics['disc_recall']:.4f}")
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    manifest = load_manifest(args.data)
+    config = resolve_config(args, manifest)
+    write_run_files(args.model_dir, config, manifest)
+    strategy = make_strategy(args.strategy, args.tpu)
+    print(f"strategy {type(strategy).__name__} with {strategy.num_replicas_in_sync} replica(s); "
+          f"data {manifest['splits']['train']['examples']} examples, vocab {manifest['vocab_size']}")
+    trainer = RtdTrainer(config, manifest["special_token_ids"], strategy, args.model_dir, args.data,
+                         manifest["max_seq_length"])
+    step = trainer.restore()
+    if step:
+        print(f"resumed from {trainer.manager.latest_checkpoint} at step {step}")
+    trainer.train()
+    if args.eval_data and trainer.step >= config.train.num_steps:
+        metrics = trainer.evaluate(args.eval_data, config.train.eval_batches)
+        with tf.io.gfile.GFile(os.path.join(args.model_dir, "eval_results.json"), "w") as f:
+            json.dump(metrics, f, indent=2)
+        print_heldout_comparison(metrics)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,202 @@
+"""Custom RTD training and evaluation loops under a tf.distribute strategy."""
+from __future__ import annotations
+
+import math
+import signal
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from configs import PretrainConfig
+from models.pretrainer import ElectraPretrainer
+from models.rtd_loss import STATISTICS, rtd_metrics, rtd_statistics
+from trainers import baselines
+from trainers.distribution import worker_input_context
+from trainers.input_data import make_dataset
+from trainers.optimization import make_optimizer
+from trainers.progress import ProgressLog
+
+SUM = tf.distribute.ReduceOp.SUM
+
+
+class NonFiniteLossError(RuntimeError):
+    pass
+
+
+class RtdTrainer:
+    """Owns the pretrainer, its optimizer, the input iterator and their checkpoints.
+
+    Every checkpoint holds model weights, optimizer slots and step, the
+    masking/sampling seed state and the training iterator's position, so a
+    restarted run continues the same sequence of batches and masks.
+    """
+
+    def __init__(self, config: PretrainConfig, special_ids: dict, strategy: tf.distribute.Strategy,
+                 model_dir: str, train_pattern: str, max_seq_length: int):
+        self.config, self.strategy, self.model_dir = config, strategy, model_dir
+        self.max_seq_length = max_seq_length
+        t = config.train
+        if t.batch_size % strategy.num_replicas_in_sync:
+            raise ValueError(f"batch_size {t.batch_size} is not divisible by {strategy.num_replicas_in_sync} replicas")
+        with strategy.scope():
+            self.model = ElectraPretrainer(config.model, special_ids, seed=t.seed)
+            self.optimizer = make_optimizer(t)
+            self.model(self._dummy_batch(), training=False)
+            self.optimizer.build(self.model.trainable_variables)
+        # One plain tf.data iterator per worker (checkpointable, unlike tf.distribute
+        # iterators); each step splits its batch across the worker's replicas.
+        worker = worker_input_context(strategy)
+        self.local_replicas = strategy.num_replicas_in_sync // worker.num_input_pipelines
+        self.replica_batch = t.batch_size // strategy.num_replicas_in_sync
+        self.train_iterator = iter(make_dataset(
+            train_pattern, self.replica_batch * self.local_replicas, max_seq_length, training=True, seed=t.seed,
+            shuffle_buffer=t.shuffle_buffer, input_context=worker))
+        self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer, data=self.train_iterator)
+        self.manager = tf.train.CheckpointManager(self.checkpoint, model_dir, max_to_keep=t.keep_checkpoints)
+        self._stop_requested = False
+
+    def _dummy_batch(self):
+        zeros = tf.zeros((1, self.max_seq_length), tf.int32)
+        return {"input_ids": zeros, "input_mask": zeros, "segment_ids": zeros}
+
+    @property
+    def step(self) -> int:
+        return int(self.optimizer.iterations.numpy())
+
+    def restore(self) -> int:
+        """Restores the latest checkpoint in model_dir, if any; returns the step."""
+        if self.manager.latest_checkpoint:
+            self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
+        return self.step
+
+    # -- training ---------------------------------------------------------
+
+    def _replica_step(self, batch):
+        ctx = tf.distribute.get_replica_context()
+        m = self.config.model
+        variables = self.model.trainable_variables
+        with tf.GradientTape() as tape:
+            stats = rtd_statistics(self.model(batch, training=True))
+            # Normalise by global counts so the summed replica gradients equal
+            # the gradient of the loss over the whole global batch.
+            mlm_count, disc_count = ctx.all_reduce(SUM, [stats["mlm_count"], stats["disc_count"]])
+            loss = (m.mlm_weight * stats["mlm_loss_sum"] / tf.maximum(mlm_count, 1e-6)
+                    + m.disc_weight * stats["disc_loss_sum"] / tf.maximum(disc_count, 1e-6))
+        grads = ctx.all_reduce(SUM, tape.gradient(loss, variables))
+        grads, norm = tf.clip_by_global_norm(grads, self.config.train.clip_norm)
+        self.optimizer.apply_gradients(zip(grads, variables))
+        return stats, norm
+
+    def _split_across_replicas(self, batch):
+        """A worker batch {name: (local_replicas * b, T)} -> per-replica values of (b, T)."""
+        b, n = self.replica_batch, self.local_replicas
+
+        def replica_slice(ctx):
+            i = ctx.replica_id_in_sync_group % n
+            return {k: v[i * b:(i + 1) * b] for k, v in batch.items()}
+        return self.strategy.experimental_distribute_values_from_function(replica_slice)
+
+    @tf.function
+    def _train_steps(self, iterator, num_steps):
+        totals = {k: tf.constant(0.0) for k in STATISTICS}
+        norm_sum = tf.constant(0.0)
+        for _ in tf.range(num_steps):
+            batch = self._split_across_replicas(next(iterator))
+            stats, norm = self.strategy.run(self._replica_step, args=(batch,))
+            totals = {k: totals[k] + self.strategy.reduce(SUM, stats[k], axis=None) for k in totals}
+            norm_sum += self.strategy.reduce(tf.distribute.ReduceOp.MEAN, norm, axis=None)
+        return totals, norm_sum / tf.cast(num_steps, tf.float32)
+
+    def request_stop(self, *_):
+        """Signal handler: finish the current loop, checkpoint and return."""
+        self._stop_requested = True
+
+    def train(self, log=print, until_step: int | None = None) -> dict:
+        """Trains from the current step to `until_step` (default: num_steps); returns the last metrics."""
+        t = self.config.train
+        last_step = min(t.num_steps, until_step or t.num_steps)
+        writer = tf.summary.create_file_writer(f"{self.model_dir}/train")
+        previous = {s: signal.signal(s, self.request_stop) for s in (signal.SIGTERM, signal.SIGINT)}
+        progress = ProgressLog(t.num_steps, log)
+        metrics = {}
+        try:
+            while self.step < last_step and not self._stop_requested:
+                step = self.step
+                chunk = min(t.log_every - step % t.log_every, t.checkpoint_every - step % t.checkpoint_every,
+                            last_step - step)
+                started = time.perf_counter()
+                totals, grad_norm = self._train_steps(self.train_iterator, tf.constant(chunk))
+                metrics = {k: float(v) for k, v in rtd_metrics(totals, self.config.model.mlm_weight,
+                                                                self.config.model.disc_weight).items()}
+                if not math.isfinite(metrics["loss"]):
+                    raise NonFiniteLossError(
+                        f"non-finite loss {metrics['loss']} in steps {step}..{step + chunk}; "
+                        f"the last good checkpoint is {self.manager.latest_checkpoint}")
+                metrics.update(grad_norm=float(grad_norm),
+                               learning_rate=float(self.optimizer.learning_rate),
+                               tokens_per_sec=float(totals["disc_count"]) / (time.perf_counter() - started))
+                progress.update(self.step, chunk, metrics)
+                with writer.as_default(step=self.step):
+                    for name, value in metrics.items():
+                        tf.summary.scalar(name, value)
+                if self.step % t.checkpoint_every == 0 or self.step == last_step or self._stop_requested:
+                    self.manager.save(checkpoint_number=self.step)
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+            writer.flush()
+        if self._stop_requested:
+            log(f"stopped at step {self.step}; checkpoint saved to {self.manager.latest_checkpoint}")
+        return metrics
+
+    # -- evaluation -------------------------------------------------------
+
+    def evaluate(self, pattern: str, max_batches: int) -> dict:
+        """RTD metrics on held-out data with fresh masks, and the constant baselines.
+
+        The masking seed state is put back afterwards, so evaluating does not
+        change what training draws next.
+        """
+        t = self.config.train
+        vocab_size = self.config.model.encoder.vocab_size
+        dataset = self.strategy.experimental_distribute_dataset(
+            make_dataset(pattern, t.batch_size, self.max_seq_length, training=False, seed=t.seed))
+        seed_state = self.model.seed_generator.state.numpy()
+
+        @tf.function
+        def eval_step(batch):
+            def replica_fn(batch):
+                outputs = self.model(batch, training=False)
+                targets = tf.reshape(outputs["mlm_targets"], [-1])
+                counts = tf.math.unsorted_segment_sum(tf.reshape(outputs["mlm_weights"], [-1]), targets, vocab_size)
+                return rtd_statistics(outputs), counts
+            stats, counts = self.strategy.run(replica_fn, args=(batch,))
+            return ({k: self.strategy.reduce(SUM, v, axis=None) for k, v in stats.items()},
+                    self.strategy.reduce(SUM, counts, axis=None))
+
+        totals = {k: 0.0 for k in STATISTICS}
+        target_counts = np.zeros(vocab_size)
+        batches = 0
+        for batch in dataset:
+            stats, counts = eval_step(batch)
+            totals = {k: totals[k] + float(stats[k]) for k in totals}
+            target_counts += counts.numpy()
+            batches += 1
+            if batches >= max_batches:
+                break
+        self.model.seed_generator.state.assign(seed_state)
+        if not batches:
+            raise ValueError(f"no held-out examples in {pattern!r}")
+        metrics = {k: float(v) for k, v in rtd_metrics(
+            {k: tf.constant(v) for k, v in totals.items()},
+            self.config.model.mlm_weight, self.config.model.disc_weight).items()}
+        metrics.update(
+            batches=batches, tokens=totals["disc_count"], masked_positions=totals["mlm_count"],
+            constant_disc_loss=baselines.constant_disc_loss(metrics["replaced_fraction"]),
+            most_frequent_token_accuracy=baselines.most_frequent_token_accuracy(target_counts))
+        with tf.summary.create_file_writer(f"{self.model_dir}/eval").as_default(step=self.step):
+            for name, value in metrics.items():
+                tf.summary.scalar(name, value)
+        return metrics
+
