@@ -46,9 +46,11 @@ def select_positions(input_ids, input_mask, special_ids, mask_rate: float, max_p
     """Chooses positions to predict, without replacement.
 
     input_ids, input_mask: (B, T) int. special_ids: ids never chosen.
-    Returns positions (B, P) int32 and weights (B, P) float32, P = max_predictions;
-    slots past a row's count have weight 0.
+    Returns positions (B, P) int32 and weights (B, P) float32,
+    P = min(max_predictions, T); slots past a row's count have weight 0.
     """
+    if input_ids.shape[1] is not None:
+        max_predictions = min(max_predictions, int(input_ids.shape[1]))
     mask = ops.cast(input_mask, "bool")
     candidate = mask
     for special in special_ids:

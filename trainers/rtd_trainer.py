@@ -5,6 +5,7 @@ import math
 import signal
 import time
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -28,8 +29,8 @@ class RtdTrainer:
     """Owns the pretrainer, its optimizer, the input iterator and their checkpoints.
 
     Every checkpoint holds model weights, optimizer slots and step, the
-    masking/sampling seed state and the training iterator's position, so a
-    restarted run continues the same sequence of batches and masks.
+    masking/sampling/dropout seed states and the training iterator's position,
+    so a restarted run continues the same sequence of batches, masks and samples.
     """
 
     def __init__(self, config: PretrainConfig, special_ids: dict, strategy: tf.distribute.Strategy,
@@ -39,6 +40,7 @@ class RtdTrainer:
         t = config.train
         if t.batch_size % strategy.num_replicas_in_sync:
             raise ValueError(f"batch_size {t.batch_size} is not divisible by {strategy.num_replicas_in_sync} replicas")
+        keras.utils.set_random_seed(t.seed)  # initial weights and dropout seeds follow the config
         with strategy.scope():
             self.model = ElectraPretrainer(config.model, special_ids, seed=t.seed)
             self.optimizer = make_optimizer(t)
@@ -52,7 +54,11 @@ class RtdTrainer:
         self.train_iterator = iter(make_dataset(
             train_pattern, self.replica_batch * self.local_replicas, max_seq_length, training=True, seed=t.seed,
             shuffle_buffer=t.shuffle_buffer, input_context=worker))
-        self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer, data=self.train_iterator)
+        # Keras SeedGenerators (masking, sampling, dropout) are not trackable
+        # themselves; their state variables are listed in model order.
+        rng_states = [v for v in self.model.non_trainable_variables if v.path.endswith("seed_generator_state")]
+        self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer, data=self.train_iterator,
+                                              rng_states=rng_states)
         self.manager = tf.train.CheckpointManager(self.checkpoint, model_dir, max_to_keep=t.keep_checkpoints)
         self._stop_requested = False
 
