@@ -78,6 +78,7 @@ class RtdTrainer:
 
     # -- training ---------------------------------------------------------
 
+    @tf.autograph.experimental.do_not_convert  # no tensor-dependent control flow; converting costs seconds
     def _replica_step(self, batch):
         ctx = tf.distribute.get_replica_context()
         m = self.config.model
