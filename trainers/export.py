@@ -21,6 +21,7 @@ import tensorflow as tf
 from configs import PretrainConfig, from_dict
 from models.pretrainer import ElectraPretrainer
 from pipelines.tokenization import load_vocab, make_text_tokenizer
+from trainers.checkpointing import model_state
 
 
 class ReplacedTokenDetector(tf.Module):
@@ -66,7 +67,7 @@ def load_pretrainer(model_dir: str) -> tuple[ElectraPretrainer, dict]:
     pretrainer = ElectraPretrainer(config.model, data["special_token_ids"])
     zeros = tf.zeros((1, data["max_seq_length"]), tf.int32)
     pretrainer({"input_ids": zeros, "input_mask": zeros, "segment_ids": zeros})
-    tf.train.Checkpoint(model=pretrainer).restore(latest).expect_partial().assert_existing_objects_matched()
+    tf.train.Checkpoint(model=model_state(pretrainer)).restore(latest).expect_partial().assert_existing_objects_matched()
     print(f"restored {latest}")
     return pretrainer, data
 

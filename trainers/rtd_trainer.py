@@ -13,6 +13,7 @@ from configs import PretrainConfig
 from models.pretrainer import ElectraPretrainer
 from models.rtd_loss import STATISTICS, rtd_metrics, rtd_statistics
 from trainers import baselines
+from trainers.checkpointing import model_state
 from trainers.distribution import worker_input_context
 from trainers.input_data import make_dataset
 from trainers.optimization import make_optimizer
@@ -54,11 +55,8 @@ class RtdTrainer:
         self.train_iterator = iter(make_dataset(
             train_pattern, self.replica_batch * self.local_replicas, max_seq_length, training=True, seed=t.seed,
             shuffle_buffer=t.shuffle_buffer, input_context=worker))
-        # Keras SeedGenerators (masking, sampling, dropout) are not trackable
-        # themselves; their state variables are listed in model order.
-        rng_states = [v for v in self.model.non_trainable_variables if v.path.endswith("seed_generator_state")]
-        self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer, data=self.train_iterator,
-                                              rng_states=rng_states)
+        self.checkpoint = tf.train.Checkpoint(model=model_state(self.model), optimizer=self.optimizer,
+                                              data=self.train_iterator)
         self.manager = tf.train.CheckpointManager(self.checkpoint, model_dir, max_to_keep=t.keep_checkpoints)
         self._stop_requested = False
 

@@ -1,0 +1,55 @@
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.trainers.conftest import SEQ, TINY_OVERRIDES
+from trainers.export import export, load_pretrainer
+from trainers.pretrain import main as pretrain_main
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@pytest.fixture(scope="module")
+def exported(tiny_data, tmp_path_factory):
+    model_dir = str(tmp_path_factory.mktemp("model"))
+    overrides = [o for o in TINY_OVERRIDES if "num_steps" not in o] + ["train.num_steps=4"]
+    pretrain_main(["--data", os.path.join(tiny_data, "train-*"), "--model_dir", model_dir, "--strategy", "cpu"]
+                  + [f"--override={o}" for o in overrides])
+    output = os.path.join(model_dir, "saved_model")
+    export(model_dir, output)
+    return model_dir, output
+
+
+def test_signature_tokenizes_raw_text_and_matches_the_trained_discriminator(exported):
+    model_dir, output = exported
+    serve = tf.saved_model.load(output).signatures["serving_default"]
+    texts = ["w1 w2 w3 w7", "W10 w11 unknownword", " ".join(f"w{i % 59}" for i in range(100))]
+    out = {k: v.numpy() for k, v in serve(text=tf.constant(texts)).items()}
+
+    assert out["tokens"].shape == (3, SEQ)  # the long text is truncated to max_seq_length
+    assert [t.decode() for t in out["tokens"][0][:6]] == ["[CLS]", "w1", "w2", "w3", "w7", "[SEP]"]
+    assert [t.decode() for t in out["tokens"][1][:5]] == ["[CLS]", "w10", "w11", "[UNK]", "[SEP]"]
+    np.testing.assert_array_equal(out["input_mask"].sum(1), [6, 5, SEQ])
+    assert out["token_ids"][2, SEQ - 1] == 3 and out["tokens"][0][6] == b""
+    assert (out["replaced_probability"][out["input_mask"] == 0] == 0).all()
+
+    pretrainer, _ = load_pretrainer(model_dir)
+    ids, mask = out["token_ids"], out["input_mask"]
+    logits = pretrainer.discriminate(ids, mask, np.zeros_like(ids), training=False)
+    expected = tf.sigmoid(logits).numpy() * mask
+    np.testing.assert_allclose(out["replaced_probability"], expected, atol=1e-6)
+
+
+def test_serving_check_runs_in_a_process_without_project_code(exported):
+    _, output = exported
+    result = subprocess.run(
+        [sys.executable, "-m", "trainers.serving_check", f"--saved_model={output}", "--text=w1 w2 w3 w4",
+         "--swap=w3:w40"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "no project code" in result.stdout
+    assert "w40" in result.stdout and "<- swapped in" in result.stdout
+    assert "mean replaced probability: swapped-in token(s)" in result.stdout
