@@ -12,6 +12,7 @@ RUNTIME = [
     "tf-models-official==2.20.0",
     "tf-keras==2.20.1",  # what tf-models-official imports; never used by models/
     "apache-beam==2.77.0",
+    "google-crc32c==1.9.0",  # record checksums for beam.io.WriteToTFRecord
     "sentencepiece==0.2.3",
     "mwparserfromhell==0.7.2",  # wikitext -> plain text
     "blingfire==0.1.8",  # sentence splitting

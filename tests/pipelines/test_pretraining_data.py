@@ -1,0 +1,161 @@
+"""The Beam job end to end on a tiny hand-written dump (in-process runner)."""
+import bz2
+import collections
+import glob
+import json
+import os
+
+import pytest
+import tensorflow as tf
+from apache_beam.testing import test_pipeline
+
+from pipelines import packing, pretraining_data, sentences, tokenization, wikipedia
+
+MAX_SEQ_LENGTH = 16
+SEED = 7
+VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", ",", "the", "a", "cat", "dog",
+         "sat", "ran", "on", "mat", "far", "bird", "sang", "and", "then", "slept", "##s"]
+
+ARTICLE = ("The cat sat on the mat. The dog ran far, and then the dog slept. "
+           "A bird sang. The cats sat and sang on a mat. Then a bird ran far.")
+
+
+def _page(page_id, title, text, ns=0, redirect=False):
+    return (f"<page><title>{title}</title><ns>{ns}</ns><id>{page_id}</id>"
+            + ('<redirect title="X" />' if redirect else "")
+            + f"<revision><id>9{page_id}</id><text>{text}</text></revision></page>")
+
+
+PAGES = {  # page id -> (title, wikitext); ids 1 -> heldout, 2 and 5 -> train at 50%
+    "1": ("Alpha", f"{{{{Infobox}}}}\n'''Alpha''' {ARTICLE}\n\n== History ==\n{ARTICLE} The end."),
+    "2": ("Beta", f"[[Bird|Birds]] sang. {ARTICLE}\n{ARTICLE}\n{ARTICLE}"),
+    "5": ("Epsilon", "A cat sat."),
+}
+DUMP = ('<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.10/">'
+        + "".join(_page(i, title, text) for i, (title, text) in PAGES.items())
+        + _page("3", "Redirect", "#REDIRECT [[Alpha]]", redirect=True)
+        + _page("4", "Wikipedia:About", "About.", ns=4)
+        + _page("6", "Stub", "{{stub}}\n[[Category:Stubs]]")
+        + _page("7", "Bad", "EXPLODE here.")
+        + "</mediawiki>")
+
+
+_real_split_sentences = sentences.split_sentences
+
+
+def _exploding_split(paragraph):
+    if "EXPLODE" in paragraph:
+        raise RuntimeError("simulated parser failure")
+    return _real_split_sentences(paragraph)
+
+
+def _expected_records(vocab_path, page_ids):
+    """Serialized examples computed directly with the library functions."""
+    tokenizer = tokenization.WordpieceTokenizer(vocab_path)
+    records = []
+    for page_id in page_ids:
+        lines = [s for p in wikipedia.wikitext_to_paragraphs(PAGES[page_id][1])
+                 for s in sentences.split_sentences(p)]
+        for ids, segments in packing.pack_document(
+                tokenizer.tokenize_lines(lines), MAX_SEQ_LENGTH, 2, 3,
+                packing.document_rng(SEED, page_id)):
+            records.append(packing.serialize_example(ids, segments, MAX_SEQ_LENGTH))
+    return records
+
+
+def test_split_of_is_stable_and_near_the_percentage():
+    ids = [str(i) for i in range(20000)]
+    heldout = {i for i in ids if pretraining_data.split_of(i, 5.0) == "heldout"}
+    assert len(heldout) / len(ids) == pytest.approx(0.05, abs=0.005)
+    assert [pretraining_data.split_of(i, 50) for i in "1235"] == [
+        "heldout", "train", "heldout", "train"]  # sha256 of the id: fixed forever
+    assert {i for i in ids if pretraining_data.split_of(i, 10.0) == "heldout"} >= heldout
+    assert all(pretraining_data.split_of(i, 0) == "train" for i in ids[:100])
+
+
+def test_add_counts_sums_nested_dicts():
+    total = {"a": 1, "d": {"x": 2}}
+    pretraining_data.add_counts(total, {"a": 2, "d": {"x": 1, "y": 5}, "b": 3})
+    assert total == {"a": 3, "b": 3, "d": {"x": 3, "y": 5}}
+
+
+def _read_records(pattern):
+    return [r.numpy() for r in tf.data.TFRecordDataset(sorted(glob.glob(pattern)))]
+
+
+@pytest.fixture(scope="module")
+def job(tmp_path_factory):
+    root = tmp_path_factory.mktemp("job")
+    (root / "dumps").mkdir()
+    (root / "dumps" / "good.xml.bz2").write_bytes(bz2.compress(DUMP.encode()))
+    (root / "dumps" / "broken.xml.bz2").write_bytes(b"BZh91AY&SY this is not bzip2")
+    vocab_path = str(root / "vocab.txt")
+    with open(vocab_path, "w") as f:
+        f.write("".join(t + "\n" for t in VOCAB))
+    output_dir = str(root / "out")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sentences, "split_sentences", _exploding_split)
+        manifest = pretraining_data.run(
+            test_pipeline.TestPipeline(), [str(root / "dumps" / "*.xml.bz2")], output_dir,
+            vocab_path, max_seq_length=MAX_SEQ_LENGTH, num_shards=2, heldout_percent=50, seed=SEED)
+    return manifest, output_dir, vocab_path
+
+
+def test_manifest_counts(job):
+    manifest, output_dir, vocab_path = job
+    train = _expected_records(vocab_path, ["2", "5"])
+    heldout = _expected_records(vocab_path, ["1"])
+    tokens = lambda records: sum(
+        sum(tf.train.Example.FromString(r).features.feature["input_mask"].int64_list.value)
+        for r in records)
+    assert manifest["documents_read"] == 8  # 7 pages + 1 unreadable file
+    assert manifest["documents_written"] == 3
+    assert manifest["documents_skipped"] == {
+        "redirect": 1, "not_main_namespace": 1, "empty_after_cleaning": 1,
+        "page_error": 1, "unreadable_file": 1}
+    assert manifest["documents_read"] == (manifest["documents_written"]
+                                          + sum(manifest["documents_skipped"].values()))
+    assert manifest["splits"] == {
+        "train": {"documents": 2, "examples": len(train), "tokens": tokens(train),
+                  "pattern": "train-*"},
+        "heldout": {"documents": 1, "examples": len(heldout), "tokens": tokens(heldout),
+                    "pattern": "heldout-*"}}
+    assert manifest["examples"] == len(train) + len(heldout) > 3  # documents span examples
+    assert manifest["tokens"] == tokens(train) + tokens(heldout)
+    assert {k: manifest[k] for k in ("max_seq_length", "vocab_size", "lowercase", "vocab_file",
+                                     "special_token_ids", "seed")} == {
+        "max_seq_length": MAX_SEQ_LENGTH, "vocab_size": len(VOCAB), "lowercase": True,
+        "vocab_file": "vocab.txt", "seed": SEED,
+        "special_token_ids": {"pad": 0, "unk": 1, "cls": 2, "sep": 3, "mask": 4}}
+    assert manifest["input_patterns"][0].endswith("dumps/*.xml.bz2")
+    with open(os.path.join(output_dir, "manifest.json")) as f:
+        assert json.load(f) == manifest
+    with open(os.path.join(output_dir, "vocab.txt")) as f:
+        assert f.read().split("\n")[:-1] == VOCAB
+
+
+def test_records_are_exactly_the_packed_documents(job):
+    _, output_dir, vocab_path = job
+    assert sorted(os.path.basename(p) for p in glob.glob(os.path.join(output_dir, "*.tfrecord"))) \
+        == ["heldout-00000-of-00001.tfrecord", "train-00000-of-00002.tfrecord",
+            "train-00001-of-00002.tfrecord"]
+    for split, page_ids in (("train", ["2", "5"]), ("heldout", ["1"])):
+        written = _read_records(os.path.join(output_dir, f"{split}-*"))
+        assert collections.Counter(written) == collections.Counter(
+            _expected_records(vocab_path, page_ids))
+
+
+def test_records_parse_with_cls_first_and_sep_last(job):
+    _, output_dir, _ = job
+    features = {name: tf.io.FixedLenFeature([MAX_SEQ_LENGTH], tf.int64)
+                for name in ("input_ids", "input_mask", "segment_ids")}
+    records = _read_records(os.path.join(output_dir, "*.tfrecord"))
+    assert records
+    for record in records:
+        example = {k: v.numpy().tolist()
+                   for k, v in tf.io.parse_single_example(record, features).items()}
+        length = sum(example["input_mask"])
+        assert example["input_mask"] == [1] * length + [0] * (MAX_SEQ_LENGTH - length)
+        assert example["input_ids"][0] == 2 and example["input_ids"][length - 1] == 3
+        assert example["input_ids"][length:] == [0] * (MAX_SEQ_LENGTH - length)
+        assert example["segment_ids"][length:] == [0] * (MAX_SEQ_LENGTH - length)

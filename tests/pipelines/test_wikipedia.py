@@ -1,0 +1,86 @@
+"""MediaWiki dump reading and wikitext cleaning."""
+import bz2
+import io
+
+from pipelines import sentences, wikipedia
+
+DUMP = """<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.10/" version="0.10">
+  <siteinfo><sitename>Wikipedia</sitename></siteinfo>
+  <page>
+    <title>Anarchism</title><ns>0</ns><id>12</id>
+    <revision><id>999</id><contributor><id>77</id></contributor>
+      <text xml:space="preserve">'''Anarchism''' is a [[political philosophy]].</text>
+    </revision>
+  </page>
+  <page>
+    <title>AccessibleComputing</title><ns>0</ns><id>10</id>
+    <redirect title="Computer accessibility" />
+    <revision><id>5</id><text>#REDIRECT [[Computer accessibility]]</text></revision>
+  </page>
+  <page>
+    <title>Talk:Anarchism</title><ns>1</ns><id>13</id>
+    <revision><id>6</id><text>Talk text.</text></revision>
+  </page>
+  <page>
+    <title>Empty</title><ns>0</ns><id>14</id>
+    <revision><id>7</id><text /></revision>
+  </page>
+</mediawiki>
+"""
+
+
+def test_iter_pages_reads_fields_and_page_level_id():
+    pages = list(wikipedia.iter_pages(io.BytesIO(DUMP.encode())))
+    assert [(p.title, p.ns, p.page_id, p.redirect) for p in pages] == [
+        ("Anarchism", 0, "12", False), ("AccessibleComputing", 0, "10", True),
+        ("Talk:Anarchism", 1, "13", False), ("Empty", 0, "14", False)]
+    assert pages[0].wikitext == "'''Anarchism''' is a [[political philosophy]]."
+    assert pages[3].wikitext == ""
+    assert [wikipedia.skip_reason(p) for p in pages] == [
+        None, wikipedia.REDIRECT, wikipedia.NOT_MAIN_NAMESPACE, None]
+
+
+def test_open_dump_streams_bz2(tmp_path):
+    path = tmp_path / "dump.xml.bz2"
+    path.write_bytes(bz2.compress(DUMP.encode()))
+    with wikipedia.open_dump(str(path)) as dump:
+        assert [p.page_id for p in wikipedia.iter_pages(dump)] == ["12", "10", "13", "14"]
+
+
+WIKITEXT = """{{Infobox person|name=Ada|birth=1815}}
+'''Ada Lovelace''' was an [[England|English]] mathematician.<ref>{{cite book|title=Ada}}</ref> She worked with [[Charles Babbage]].<ref name="x" />
+[[File:Ada Lovelace portrait.jpg|thumb|A portrait of [[Ada Lovelace|Ada]].]]
+
+== Early life ==
+{| class="wikitable"
+|-
+| Table cell || Other cell
+|}
+Her father was Lord Byron.<!-- hidden comment --> See [http://example.com the archive] at http://example.com/bare.
+* A list item about &amp; math.
+;
+[[Category:Mathematicians]]
+[[:Category:Lists|a category link in prose]]
+"""
+
+
+def test_wikitext_to_paragraphs_keeps_prose_only():
+    assert wikipedia.wikitext_to_paragraphs(WIKITEXT) == [
+        "Ada Lovelace was an English mathematician. She worked with Charles Babbage.",
+        "Her father was Lord Byron. See the archive at .",
+        "A list item about & math.",
+        "a category link in prose",
+    ]
+
+
+def test_unparsed_table_rows_and_empty_pages_are_dropped():
+    # A table opened by a template: the parser sees its rows as plain text.
+    text = "Prose here.\n{{Table start}}\n| a || b\n|-\n! header\n|}\n{{Only template}}"
+    assert wikipedia.wikitext_to_paragraphs(text) == ["Prose here."]
+    assert wikipedia.wikitext_to_paragraphs("{{stub}}\n== Heading ==\n[[Category:X]]") == []
+
+
+def test_split_sentences():
+    assert sentences.split_sentences("Dr. Smith went home. He slept well!  Then he left") == [
+        "Dr. Smith went home.", "He slept well!", "Then he left"]
+    assert sentences.split_sentences("   ") == []
