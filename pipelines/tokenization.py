@@ -29,17 +29,56 @@ def special_token_ids(vocab: list[str]) -> dict[str, int]:
     return {key: index[token] for key, token in _SPECIAL_KEYS.items()}
 
 
-def make_text_tokenizer(vocab_path: str, lowercase: bool) -> tf_text.BertTokenizer:
-    """A BertTokenizer: strings [batch] -> int64 ids RaggedTensor [batch, words,
-    pieces]. lowercase=True also NFD-normalises and strips accents (BERT
-    uncased); pieces missing from the vocab become [UNK]."""
+# BERT's text cleaning (FullTokenizer._clean_text): control and format
+# characters (Unicode Cc, Cf; not tab, newline, return), NUL and U+FFFD are
+# dropped; tab, newline, return and separators (Z*, all split on by Python's
+# str.split) become " ".
+_DROPPED_CHARS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\x{fffd}\p{Cf}]"
+_WHITESPACE_CHARS = r"[\t\n\r\p{Z}]"
+# FullTokenizer's WordpieceTokenizer: longer words become [UNK].
+MAX_CHARS_PER_WORD = 400
+
+
+def bert_normalize(text: tf.Tensor, lowercase: bool) -> tf.Tensor:
+    """BERT's (FullTokenizer's) normalisation of utf-8 strings, in-graph:
+    cleaning as above, then for uncased models Python-style lower-casing, NFD
+    and removal of non-spacing marks (Mn) -- not ICU case folding / NFKC."""
+    text = tf.strings.regex_replace(text, _DROPPED_CHARS, "")
+    text = tf.strings.regex_replace(text, _WHITESPACE_CHARS, " ")
+    if lowercase:
+        text = tf_text.normalize_utf8(tf.strings.lower(text, encoding="utf-8"), "NFD")
+        text = tf.strings.regex_replace(text, r"\p{Mn}", "")
+    return text
+
+
+class TextTokenizer(tf_text.BertTokenizer):
+    """tf_text.BertTokenizer behind `bert_normalize`, so its ids equal those of
+    BERT's reference FullTokenizer (tf-models-official)."""
+
+    def __init__(self, vocab_lookup_table, lowercase: bool):
+        super().__init__(vocab_lookup_table, token_out_type=tf.int64, unknown_token=UNK,
+                         lower_case=False, max_bytes_per_word=4 * MAX_CHARS_PER_WORD)
+        self._lowercase = lowercase
+
+    def tokenize(self, text_input):
+        """Strings [batch] -> int64 ids RaggedTensor [batch, words, pieces]."""
+        words = self._basic_tokenizer.tokenize(bert_normalize(text_input, self._lowercase))
+        too_long = tf.strings.length(words.flat_values, unit="UTF8_CHAR") > MAX_CHARS_PER_WORD
+        # The token "[UNK]" is its own vocab entry, so such a word maps to [UNK].
+        words = words.with_flat_values(tf.where(too_long, UNK, words.flat_values))
+        return self._wordpiece_tokenizer.tokenize(words)
+
+
+def make_text_tokenizer(vocab_path: str, lowercase: bool) -> TextTokenizer:
+    """A TextTokenizer (a tf_text.BertTokenizer): strings [batch] -> int64 ids
+    RaggedTensor [batch, words, pieces]. lowercase=True lower-cases and strips
+    accents (BERT uncased); words missing from the vocab become [UNK]."""
     table = tf.lookup.StaticHashTable(
         tf.lookup.TextFileInitializer(
             vocab_path, key_dtype=tf.string, key_index=tf.lookup.TextFileIndex.WHOLE_LINE,
             value_dtype=tf.int64, value_index=tf.lookup.TextFileIndex.LINE_NUMBER),
         default_value=-1)
-    return tf_text.BertTokenizer(table, token_out_type=tf.int64, unknown_token=UNK,
-                                 lower_case=lowercase)
+    return TextTokenizer(table, lowercase)
 
 
 class WordpieceTokenizer:

@@ -1,6 +1,9 @@
-"""Default corpus fetch: idempotence and checksum verification (pip mocked)."""
+"""Packaged-file fetch: idempotence, checksum verification, wheel and sdist (pip mocked)."""
+import dataclasses
 import hashlib
+import io
 import os
+import tarfile
 import zipfile
 
 import pytest
@@ -8,34 +11,48 @@ import pytest
 from pipelines import default_corpus
 
 
+def _packaged(data: bytes, sdist: bool = False) -> default_corpus.PackagedFile:
+    return dataclasses.replace(default_corpus.BOTCHAN if sdist else default_corpus.ENWIKI,
+                               sha256=hashlib.sha256(data).hexdigest())
+
+
 def test_existing_file_with_expected_sha_is_not_fetched(tmp_path, monkeypatch):
-    path = tmp_path / default_corpus.FILENAME
+    path = tmp_path / default_corpus.ENWIKI.filename
     path.write_bytes(b"cached")
-    monkeypatch.setattr(default_corpus, "SHA256", hashlib.sha256(b"cached").hexdigest())
     monkeypatch.setattr(default_corpus.subprocess, "run", pytest.fail)
-    assert default_corpus.fetch_default_corpus(str(tmp_path)) == str(path)
+    assert default_corpus.fetch(str(tmp_path), _packaged(b"cached")) == str(path)
 
 
-def _fake_pip_download(member_bytes):
+def _fake_pip_download(packaged, member_bytes):
     def run(command, **kwargs):
-        assert command[1:6] == ["-m", "pip", "download", "--no-deps", "gensim==4.4.0"]
-        with zipfile.ZipFile(os.path.join(command[-1], "gensim-4.4.0-x.whl"), "w") as wheel:
-            wheel.writestr(default_corpus.WHEEL_MEMBER, member_bytes)
-            wheel.writestr("gensim/other.py", b"not extracted")
+        assert command[1:6] == ["-m", "pip", "download", "--no-deps", packaged.requirement]
+        assert ("--no-binary" in command) == packaged.sdist
+        if packaged.sdist:
+            with tarfile.open(os.path.join(command[-1], "pkg-1.tar.gz"), "w:gz") as sdist:
+                info = tarfile.TarInfo(packaged.member)
+                info.size = len(member_bytes)
+                sdist.addfile(info, io.BytesIO(member_bytes))
+            return
+        with zipfile.ZipFile(os.path.join(command[-1], "pkg-1-py3-none-any.whl"), "w") as wheel:
+            wheel.writestr(packaged.member, member_bytes)
+            wheel.writestr("pkg/other.py", b"not extracted")
     return run
 
 
-def test_fetch_extracts_only_the_member_atomically(tmp_path, monkeypatch):
-    monkeypatch.setattr(default_corpus, "SHA256", hashlib.sha256(b"dump").hexdigest())
-    monkeypatch.setattr(default_corpus.subprocess, "run", _fake_pip_download(b"dump"))
-    path = default_corpus.fetch_default_corpus(str(tmp_path / "cache"))
-    assert open(path, "rb").read() == b"dump"
-    assert os.listdir(tmp_path / "cache") == [default_corpus.FILENAME]
+@pytest.mark.parametrize("sdist", [False, True])
+def test_fetch_extracts_only_the_member_atomically(tmp_path, monkeypatch, sdist):
+    packaged = _packaged(b"payload", sdist)
+    monkeypatch.setattr(default_corpus.subprocess, "run", _fake_pip_download(packaged, b"payload"))
+    path = default_corpus.fetch(str(tmp_path / "cache"), packaged)
+    assert open(path, "rb").read() == b"payload"
+    assert os.listdir(tmp_path / "cache") == [packaged.filename]
 
 
 def test_wrong_checksum_is_refused_and_stale_file_kept(tmp_path, monkeypatch):
-    (tmp_path / default_corpus.FILENAME).write_bytes(b"stale")
-    monkeypatch.setattr(default_corpus.subprocess, "run", _fake_pip_download(b"tampered"))
+    packaged = default_corpus.ENWIKI
+    (tmp_path / packaged.filename).write_bytes(b"stale")
+    monkeypatch.setattr(default_corpus.subprocess, "run",
+                        _fake_pip_download(packaged, b"tampered"))
     with pytest.raises(RuntimeError, match="unexpected sha256"):
-        default_corpus.fetch_default_corpus(str(tmp_path))
-    assert (tmp_path / default_corpus.FILENAME).read_bytes() == b"stale"
+        default_corpus.fetch(str(tmp_path), packaged)
+    assert (tmp_path / packaged.filename).read_bytes() == b"stale"

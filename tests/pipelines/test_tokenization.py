@@ -41,7 +41,7 @@ def test_cased_ids(vocab_path):
 
 def test_make_text_tokenizer_is_the_tf_text_object_with_same_ids(vocab_path):
     text_tokenizer = tokenization.make_text_tokenizer(vocab_path, lowercase=True)
-    assert isinstance(text_tokenizer, tf_text.BertTokenizer)
+    assert isinstance(text_tokenizer, tf_text.BertTokenizer)  # what export places in-graph
     ids = text_tokenizer.tokenize(tf.constant(["the cats sat."]))
     assert ids.dtype == tf.int64
     assert ids.merge_dims(-2, -1).to_list() == [[5, 6, 8, 7, 9]]
