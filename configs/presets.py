@@ -1,9 +1,15 @@
-"""Named presets: ELECTRA-Small/Base/Large (paper, Table 6) and a tiny demo size."""
+"""Named presets: ELECTRA-Small/Base/Large (paper, Table 6) and a tiny demo size.
+
+The paper trains Small on 128-token sequences and Base/Large on 512; the
+max_predictions_per_seq values follow from that.
+"""
 from __future__ import annotations
 
 import dataclasses
 
-from configs.pretrain_config import EncoderConfig, ModelConfig, PretrainConfig, TrainConfig, apply_overrides
+from configs.pretrain_config import (
+    EncoderConfig, ModelConfig, PretrainConfig, TrainConfig, apply_overrides,
+)
 
 
 def tiny() -> PretrainConfig:
@@ -31,8 +37,10 @@ def base() -> PretrainConfig:
     """ELECTRA-Base: hidden 768, 12 heads, generator 1/3, batch 256, lr 2e-4."""
     return PretrainConfig(
         model=ModelConfig(
-            encoder=EncoderConfig(embedding_size=768, hidden_size=768, num_heads=12, intermediate_size=3072),
+            encoder=EncoderConfig(
+                embedding_size=768, hidden_size=768, num_heads=12, intermediate_size=3072),
             generator_size=1 / 3,
+            max_predictions_per_seq=79,  # int((0.15 + 0.005) * 512), as in the ELECTRA release
         ),
         train=TrainConfig(batch_size=256, num_steps=766_000, learning_rate=2e-4),
     )
@@ -43,9 +51,11 @@ def large() -> PretrainConfig:
     return PretrainConfig(
         model=ModelConfig(
             encoder=EncoderConfig(
-                embedding_size=1024, hidden_size=1024, num_layers=24, num_heads=16, intermediate_size=4096,
+                embedding_size=1024, hidden_size=1024, num_layers=24, num_heads=16,
+                intermediate_size=4096,
             ),
             mask_rate=0.25,
+            max_predictions_per_seq=130,  # int((0.25 + 0.005) * 512)
         ),
         train=TrainConfig(batch_size=2048, num_steps=400_000, learning_rate=2e-4),
     )

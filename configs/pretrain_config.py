@@ -12,6 +12,11 @@ import typing
 from typing import Any
 
 
+OBJECTIVES = ("electra", "electra_15", "mlm", "replace_mlm", "all_tokens_mlm")
+GENERATORS = ("masked_lm", "uniform", "unigram")
+SHARING = ("none", "embeddings", "all")
+
+
 @dataclasses.dataclass(frozen=True)
 class EncoderConfig:
     """Sizes of one Transformer encoder (the discriminator's; see ModelConfig)."""
@@ -28,33 +33,104 @@ class EncoderConfig:
     attention_dropout_rate: float = 0.1
     initializer_range: float = 0.02
     layer_norm_epsilon: float = 1e-12
+    # ALBERT-style cross-layer sharing (Lan et al. 2020): the layers are split
+    # into this many consecutive groups that each share one set of weights.
+    # 0 means no sharing (one group per layer).
+    num_hidden_groups: int = 0
+
+    def __post_init__(self):
+        if self.hidden_size % self.num_heads:
+            raise ValueError(f"hidden_size {self.hidden_size} is not divisible by num_heads {self.num_heads}")
+        if not 0 <= self.num_hidden_groups <= self.num_layers:
+            raise ValueError(f"num_hidden_groups must be in [0, num_layers={self.num_layers}], "
+                             f"got {self.num_hidden_groups}")
+
+    @property
+    def num_groups(self) -> int:
+        """Number of distinct Transformer layers (weight groups)."""
+        return self.num_hidden_groups or self.num_layers
 
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
-    """Discriminator sizes, generator scale and the RTD objective (ELECTRA paper, sec. 2-3)."""
+    """Discriminator sizes, generator, sharing and the pre-training objective (ELECTRA paper, sec. 2-3).
+
+    objective: "electra" (replaced token detection over all tokens), "electra_15"
+      (discriminator loss on the masked positions only), "mlm" (BERT: the
+      discriminator-size encoder is a masked LM with 80% [MASK] / 10% random /
+      10% kept; no generator, no discriminator), "replace_mlm" (a masked LM on
+      inputs whose masked tokens are replaced by generator samples),
+      "all_tokens_mlm" (like replace_mlm, but predicting every token, with a
+      sigmoid copy gate). Paper, sec. 3.2 and appendix.
+    generator: "masked_lm" (a small BERT-style generator), "uniform" or
+      "unigram" (fixed distributions; the unigram counts are set on the model).
+    sharing: generator/discriminator weight tying: "none", "embeddings" (word,
+      position and segment embeddings and the embedding LayerNorm) or "all"
+      (the same encoder; needs generator_size 1).
+    """
 
     encoder: EncoderConfig = EncoderConfig()
     # Generator hidden size, heads and FFN size as a fraction of the
     # discriminator's; all layers are kept.
     generator_size: float = 0.25
     mask_rate: float = 0.15
-    # Of the selected positions, this fraction becomes [MASK]; the rest keep
-    # their token (ELECTRA uses no random-token replacement).
+    # ELECTRA objectives: of the selected positions this fraction becomes
+    # [MASK]; the rest keep their token (no random-token replacement). The mlm
+    # objective uses BERT's 80/10/10 split instead.
     mask_token_fraction: float = 0.85
+    # Prediction slots per sequence. The ELECTRA release uses
+    # int((mask_rate + 0.005) * max_seq_length): 19 for 128 tokens at 15%.
     max_predictions_per_seq: int = 20
     mlm_weight: float = 1.0
     disc_weight: float = 50.0
     temperature: float = 1.0
+    objective: str = "electra"
+    generator: str = "masked_lm"
+    sharing: str = "embeddings"
+    # Weight of the discriminator-size masked LM's loss in replace_mlm and
+    # all_tokens_mlm (their main loss is a softmax cross-entropy, not RTD).
+    main_mlm_weight: float = 1.0
+    # Two-stage training (paper, sec. 3.2): if > 0, train only the generator
+    # (MLM loss) for this many steps, then initialise the discriminator from it
+    # and train only the discriminator (RTD loss) with the generator frozen.
+    # Needs sharing "none" and generator_size 1.
+    two_stage_generator_steps: int = 0
+
+    def __post_init__(self):
+        for name, allowed in (("objective", OBJECTIVES), ("generator", GENERATORS), ("sharing", SHARING)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"model.{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        if self.sharing == "all" and self.generator_size != 1:
+            raise ValueError("sharing 'all' ties every generator weight to the discriminator; "
+                             f"it needs generator_size 1, got {self.generator_size}")
+        if self.two_stage_generator_steps < 0:
+            raise ValueError("two_stage_generator_steps must be >= 0")
+        if self.two_stage_generator_steps:
+            if (self.sharing, self.generator_size, self.generator) != ("none", 1, "masked_lm"):
+                raise ValueError("two-stage training initialises the discriminator from the generator: "
+                                 "it needs sharing 'none', generator_size 1 and generator 'masked_lm'")
+            if self.objective not in ("electra", "electra_15"):
+                raise ValueError("two-stage training needs an ELECTRA objective")
+        if not 0 < self.mask_rate < 1 or not 0 <= self.mask_token_fraction <= 1:
+            raise ValueError("mask_rate must be in (0, 1) and mask_token_fraction in [0, 1]")
+
+    @property
+    def has_generator_network(self) -> bool:
+        """Whether a learned generator (a small masked LM) feeds the main model."""
+        return self.objective != "mlm" and self.generator == "masked_lm"
 
     def generator_encoder(self) -> EncoderConfig:
-        """The generator's encoder sizes: hidden, heads and FFN scaled."""
+        """The generator's encoder sizes: hidden, heads and FFN scaled (rounded), all layers kept.
+
+        Without embedding sharing the generator's own embeddings keep the
+        discriminator's embedding width, so that two-stage training can copy them.
+        """
         e, s = self.encoder, self.generator_size
         return dataclasses.replace(
             e,
-            hidden_size=max(1, int(e.hidden_size * s)),
-            num_heads=max(1, int(e.num_heads * s)),
-            intermediate_size=max(1, int(e.intermediate_size * s)),
+            hidden_size=max(1, round(e.hidden_size * s)),
+            num_heads=max(1, round(e.num_heads * s)),
+            intermediate_size=max(1, round(e.intermediate_size * s)),
         )
 
 
@@ -83,6 +159,11 @@ class TrainConfig:
 class PretrainConfig:
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
+
+    def __post_init__(self):
+        if self.model.two_stage_generator_steps >= self.train.num_steps:
+            raise ValueError(f"model.two_stage_generator_steps ({self.model.two_stage_generator_steps}) "
+                             f"must be below train.num_steps ({self.train.num_steps})")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -116,35 +197,35 @@ def _parse_value(text: str, field_type: type) -> Any:
 
 
 def apply_overrides(config, overrides: list[str]):
-    """Returns `config` with dotted `key=value` overrides applied.
+    """Returns `config` with dotted `key=value` overrides applied, validated once all are set.
 
     >>> apply_overrides(PretrainConfig(), ["train.num_steps=10"]).train.num_steps
     10
     """
+    data = dataclasses.asdict(config)
     for item in overrides:
         if "=" not in item:
             raise ValueError(f"override must look like key=value, got {item!r}")
         key, text = item.split("=", 1)
-        config = _replace_path(config, key.strip().split("."), text.strip(), key)
-    return config
+        _set_path(type(config), data, key.strip().split("."), text.strip(), key.strip())
+    return from_dict(type(config), data)
 
 
-def _replace_path(node, path: list[str], text: str, full_key: str):
-    hints = typing.get_type_hints(type(node))
+def _set_path(cls, data: dict, path: list[str], text: str, full_key: str) -> None:
+    hints = typing.get_type_hints(cls)
     name = path[0]
     if name not in hints:
-        valid = sorted(f.name for f in dataclasses.fields(node))
+        valid = sorted(f.name for f in dataclasses.fields(cls))
         raise ValueError(f"unknown config key {full_key!r}: {name!r} is not one of {valid}")
     field_type = hints[name]
     if dataclasses.is_dataclass(field_type):
         if len(path) == 1:
             raise ValueError(f"config key {full_key!r} names a section, not a value")
-        value = _replace_path(getattr(node, name), path[1:], text, full_key)
-    else:
-        if len(path) > 1:
-            raise ValueError(f"unknown config key {full_key!r}: {name!r} has no sub-keys")
-        try:
-            value = _parse_value(text, field_type)
-        except ValueError as err:
-            raise ValueError(f"bad value for {full_key!r} ({field_type.__name__}): {err}") from None
-    return dataclasses.replace(node, **{name: value})
+        _set_path(field_type, data[name], path[1:], text, full_key)
+        return
+    if len(path) > 1:
+        raise ValueError(f"unknown config key {full_key!r}: {name!r} has no sub-keys")
+    try:
+        data[name] = _parse_value(text, field_type)
+    except ValueError as err:
+        raise ValueError(f"bad value for {full_key!r} ({field_type.__name__}): {err}") from None

@@ -1,4 +1,4 @@
-"""The embedding block that ELECTRA's generator and discriminator share."""
+"""The embedding block: word + position + segment embeddings, LayerNorm, dropout."""
 from __future__ import annotations
 
 import keras
@@ -8,6 +8,7 @@ from configs import EncoderConfig
 
 
 def truncated_normal(stddev: float) -> keras.initializers.Initializer:
+    """BERT/ELECTRA weight init: normal(0, stddev) truncated at 2 stddev."""
     return keras.initializers.TruncatedNormal(stddev=stddev)
 
 
@@ -15,8 +16,9 @@ class EmbeddingBlock(keras.layers.Layer):
     """Word + position + segment embeddings, then LayerNorm and dropout.
 
     Call: input_ids (B, T) int, segment_ids (B, T) int -> (B, T, E) float,
-    E = embedding_size. `word_embeddings` (V, E) is also the generator's
-    output matrix (tied weights).
+    E = embedding_size. `word_embeddings` (V, E) is also the output matrix of
+    the masked-LM heads that read this block (tied weights). ELECTRA's
+    generator and discriminator share one block (paper, sec. 3.1).
     """
 
     def __init__(self, config: EncoderConfig, **kwargs):
@@ -24,12 +26,14 @@ class EmbeddingBlock(keras.layers.Layer):
         self.config = config
         init = truncated_normal(config.initializer_range)
         e = config.embedding_size
-        self.word_embeddings = self.add_weight(shape=(config.vocab_size, e), initializer=init, name="word_embeddings")
+        self.word_embeddings = self.add_weight(
+            shape=(config.vocab_size, e), initializer=init, name="word_embeddings")
         self.position_embeddings = self.add_weight(
             shape=(config.max_position_embeddings, e), initializer=init, name="position_embeddings")
         self.segment_embeddings = self.add_weight(
             shape=(config.type_vocab_size, e), initializer=init, name="segment_embeddings")
-        self.layer_norm = keras.layers.LayerNormalization(epsilon=config.layer_norm_epsilon, name="layer_norm")
+        self.layer_norm = keras.layers.LayerNormalization(
+            epsilon=config.layer_norm_epsilon, name="layer_norm")
         self.layer_norm.build((None, None, e))
         self.dropout = keras.layers.Dropout(config.dropout_rate)
 

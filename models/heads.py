@@ -1,4 +1,4 @@
-"""Output heads: the generator's tied masked-LM head, the discriminator's RTD head."""
+"""Output heads: the tied masked-LM head and the replaced-token (RTD) head."""
 from __future__ import annotations
 
 import keras
@@ -20,9 +20,12 @@ class MaskedLMHead(keras.layers.Layer):
         super().__init__(**kwargs)
         init = truncated_normal(config.initializer_range)
         self.embeddings = embeddings
-        self.dense = keras.layers.Dense(config.embedding_size, kernel_initializer=init, name="transform")
-        self.layer_norm = keras.layers.LayerNormalization(epsilon=config.layer_norm_epsilon, name="layer_norm")
-        self.output_bias = self.add_weight(shape=(config.vocab_size,), initializer="zeros", name="output_bias")
+        width = embeddings.config.embedding_size
+        self.dense = keras.layers.Dense(width, kernel_initializer=init, name="transform")
+        self.layer_norm = keras.layers.LayerNormalization(
+            epsilon=config.layer_norm_epsilon, name="layer_norm")
+        self.output_bias = self.add_weight(
+            shape=(config.vocab_size,), initializer="zeros", name="output_bias")
 
     def call(self, hidden):
         x = self.layer_norm(gelu(self.dense(hidden)))
@@ -32,14 +35,16 @@ class MaskedLMHead(keras.layers.Layer):
 class ReplacedTokenHead(keras.layers.Layer):
     """Dense(H) + GELU, then one logit per token: > 0 means "replaced".
 
-    Call: hidden (B, T, H) -> logits (B, T).
+    Call: hidden (B, T, H) -> logits (B, T). As in the ELECTRA release, the
+    first kernel is truncated normal(0.02) and the logit layer keeps the
+    dense-layer default (Glorot uniform); Model Garden uses truncated normal for both.
     """
 
     def __init__(self, config: EncoderConfig, **kwargs):
         super().__init__(**kwargs)
         init = truncated_normal(config.initializer_range)
         self.dense = keras.layers.Dense(config.hidden_size, kernel_initializer=init, name="transform")
-        self.logit = keras.layers.Dense(1, kernel_initializer=init, name="logit")
+        self.logit = keras.layers.Dense(1, name="logit")
 
     def call(self, hidden):
         return ops.squeeze(self.logit(gelu(self.dense(hidden))), axis=-1)

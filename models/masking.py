@@ -1,10 +1,16 @@
-"""Dynamic masking for replaced token detection (ELECTRA paper, sec. 2).
+"""Dynamic masking (ELECTRA paper, sec. 2; BERT, Devlin et al. 2019, sec. 3.1).
 
 Positions are drawn fresh each time a batch is seen, without replacement,
 never on [CLS]/[SEP]/[PAD]; per sequence, count = clamp(round(n * rate), 1, P)
-where n is the number of non-padding tokens and P = max_predictions. Of the
-selected positions a fraction `mask_token_fraction` becomes [MASK]; the rest
-keep their token (no random-token replacement).
+(and at most the number of candidates) where n is the number of non-padding
+tokens and P = max_predictions. Each selected position then becomes [MASK]
+with probability `mask_token_fraction`, a uniformly random id with
+probability `random_token_fraction`, and keeps its token otherwise: ELECTRA
+uses 85/0/15, BERT 80/10/10.
+
+The ELECTRA release draws positions with replacement (tf.random.categorical)
+and merges duplicates; here they are drawn without replacement, as the
+design asks, so every sequence gets exactly its count.
 """
 from __future__ import annotations
 
@@ -13,9 +19,12 @@ from typing import NamedTuple
 import keras
 from keras import ops
 
+# BERT's split of the selected positions: [MASK], random token (the rest are kept).
+BERT_MASK_FRACTION, BERT_RANDOM_FRACTION = 0.8, 0.1
+
 
 class MaskedBatch(NamedTuple):
-    """input_ids (B, T) with [MASK]s; positions, targets (B, P) int; weights (B, P) float 1/0."""
+    """input_ids (B, T) after masking; positions, targets (B, P) int; weights (B, P) float 1/0."""
 
     input_ids: object
     positions: object
@@ -36,14 +45,22 @@ def scatter_positions(ids, positions, values, weights):
     Positions of one row must be distinct (they are: drawn without replacement).
     """
     length = ops.shape(ids)[1]
-    hits = ops.one_hot(positions, length, dtype=ids.dtype) * ops.cast(weights > 0, ids.dtype)[..., None]
+    hits = ops.one_hot(positions, length, dtype=ids.dtype)
+    hits = hits * ops.cast(weights > 0, ids.dtype)[..., None]
     replaced = ops.sum(hits, axis=1) > 0
     new_values = ops.sum(hits * ops.cast(values, ids.dtype)[..., None], axis=1)
     return ops.where(replaced, new_values, ids)
 
 
-def select_positions(input_ids, input_mask, special_ids, mask_rate: float, max_predictions: int, seed):
-    """Chooses positions to predict, without replacement.
+def positions_indicator(positions, weights, length: int):
+    """(B, T) float: 1 at the selected positions (weights > 0), 0 elsewhere."""
+    hits = ops.one_hot(positions, length, dtype="float32") * ops.cast(weights > 0, "float32")[..., None]
+    return ops.minimum(ops.sum(hits, axis=1), 1.0)
+
+
+def select_positions(input_ids, input_mask, special_ids, mask_rate: float, max_predictions: int,
+                     seed):
+    """Chooses positions to predict, uniformly without replacement.
 
     input_ids, input_mask: (B, T) int. special_ids: ids never chosen.
     Returns positions (B, P) int32 and weights (B, P) float32,
@@ -67,11 +84,34 @@ def select_positions(input_ids, input_mask, special_ids, mask_rate: float, max_p
     return ops.cast(positions, "int32"), ops.cast(weights, "float32")
 
 
-def mask_tokens(input_ids, input_mask, *, special_ids, mask_id: int, mask_rate: float, max_predictions: int,
-                mask_token_fraction: float, seed) -> MaskedBatch:
-    """Selects positions and puts [MASK] at a `mask_token_fraction` of them. Shapes as MaskedBatch."""
-    positions, weights = select_positions(input_ids, input_mask, special_ids, mask_rate, max_predictions, seed)
-    to_mask = keras.random.uniform(ops.shape(weights), seed=seed) < mask_token_fraction
-    mask_values = ops.full(ops.shape(positions), mask_id, dtype=input_ids.dtype)
-    masked_ids = scatter_positions(input_ids, positions, mask_values, weights * ops.cast(to_mask, "float32"))
+def apply_masking(input_ids, positions, weights, draws, random_ids, *, mask_id: int,
+                  mask_token_fraction: float, random_token_fraction: float = 0.0):
+    """input_ids (B, T) with the selected positions masked, given the random draws.
+
+    draws (B, P) uniform in [0, 1): < mask_token_fraction -> [MASK]; below
+    mask_token_fraction + random_token_fraction -> random_ids (B, P); else kept.
+    """
+    targets = gather_positions(input_ids, positions)
+    random_ids = ops.cast(random_ids, input_ids.dtype)
+    values = ops.where(draws < mask_token_fraction + random_token_fraction, random_ids, targets)
+    values = ops.where(draws < mask_token_fraction, ops.cast(mask_id, input_ids.dtype), values)
+    return scatter_positions(input_ids, positions, values, weights)
+
+
+def mask_tokens(input_ids, input_mask, *, special_ids, mask_id: int, mask_rate: float,
+                max_predictions: int, mask_token_fraction: float, seed,
+                random_token_fraction: float = 0.0, vocab_size: int = 1) -> MaskedBatch:
+    """Selects positions and masks them (see module doc). Shapes as MaskedBatch.
+
+    Random replacement ids are uniform over [0, vocab_size), as in BERT.
+    """
+    positions, weights = select_positions(
+        input_ids, input_mask, special_ids, mask_rate, max_predictions, seed)
+    draws = keras.random.uniform(ops.shape(weights), seed=seed)
+    random_ids = ops.zeros_like(positions)
+    if random_token_fraction > 0:
+        random_ids = keras.random.randint(ops.shape(positions), 0, vocab_size, seed=seed)
+    masked_ids = apply_masking(
+        input_ids, positions, weights, draws, random_ids, mask_id=mask_id,
+        mask_token_fraction=mask_token_fraction, random_token_fraction=random_token_fraction)
     return MaskedBatch(masked_ids, positions, gather_positions(input_ids, positions), weights)

@@ -1,4 +1,7 @@
-"""ELECTRA generator + discriminator with replaced token detection (paper, sec. 2)."""
+"""ELECTRA generator + discriminator with replaced token detection (paper, sec. 2),
+and the paper's variants (sec. 3.1-3.2): weight sharing, fixed generators, the
+BERT, ELECTRA 15%, Replace MLM and All-Tokens MLM objectives.
+"""
 from __future__ import annotations
 
 import keras
@@ -7,19 +10,34 @@ from keras import ops
 from configs import ModelConfig
 from models.embeddings import EmbeddingBlock
 from models.encoder import Encoder
+from models.fixed_generators import FixedDistributionHead, unigram_logits
 from models.heads import MaskedLMHead, ReplacedTokenHead
-from models.masking import gather_positions, mask_tokens, scatter_positions
-from models.sampling import gumbel_max_sample
+from models.masking import (
+    BERT_MASK_FRACTION, BERT_RANDOM_FRACTION, gather_positions, mask_tokens, positions_indicator,
+)
+from models.sampling import gumbel_max_sample, replace_tokens
 
 
 class ElectraPretrainer(keras.Model):
-    """Generator (small masked LM) and discriminator sharing one embedding block.
+    """Generator and discriminator (the model that is kept), wired by `config`.
 
-    special_ids: {"pad", "cls", "sep", "mask"} -> token id.
-    Call: {"input_ids", "input_mask", "segment_ids"}, each (B, T) int, -> dict:
-      mlm_logits (B, P, V), mlm_targets (B, P), mlm_weights (B, P), sampled_ids (B, P),
-      disc_input_ids (B, T) (generator samples in place), disc_labels (B, T) 1 = replaced,
-      disc_logits (B, T), input_mask (B, T).
+    special_ids: {"pad", "cls", "sep", "mask"} -> token id (other keys ignored).
+    Call: {"input_ids", "input_mask", "segment_ids"}, each (B, T) int, -> dict,
+    P = min(max_predictions_per_seq, T):
+      generator side (every objective): generator_input_ids (B, T) (masked),
+        mlm_positions, mlm_targets (B, P) int, mlm_weights (B, P) float 1/0,
+        mlm_logits (B, P, V), input_mask (B, T);
+      ELECTRA objectives and the MLM variants: sampled_ids (B, P),
+        disc_input_ids (B, T) (samples in place), disc_labels (B, T) 1 = replaced;
+      electra, electra_15, all_tokens_mlm: disc_logits (B, T) replaced logits,
+        disc_weights (B, T) (tokens the loss counts: non-padding, or the masked
+        positions for electra_15); in all_tokens_mlm the copy probability of
+        each token is sigmoid(-disc_logits);
+      replace_mlm: main_mlm_logits (B, P, V), main_mlm_targets, main_mlm_weights (B, P);
+      all_tokens_mlm: main_mlm_logits (B, T, V), main_mlm_targets = input ids,
+        main_mlm_weights = input_mask (B, T).
+    For objective "mlm" the masked LM is the discriminator-size encoder
+    (`generator` is `discriminator`) and there is no discriminator head.
     Masking and sampling draw from `seed_generator`, whose state is a variable
     (it is saved in checkpoints, so a resumed run draws what the original would).
     """
@@ -28,13 +46,53 @@ class ElectraPretrainer(keras.Model):
         super().__init__(**kwargs)
         self.config = config
         self.special_ids = {k: int(special_ids[k]) for k in ("pad", "cls", "sep", "mask")}
-        disc_config, gen_config = config.encoder, config.generator_encoder()
+        disc_config = config.encoder
         self.embeddings = EmbeddingBlock(disc_config, name="embeddings")
-        self.generator = Encoder(gen_config, self.embeddings, name="generator")
-        self.generator_head = MaskedLMHead(gen_config, self.embeddings, name="generator_head")
-        self.discriminator = Encoder(disc_config, self.embeddings, name="discriminator")
-        self.discriminator_head = ReplacedTokenHead(disc_config, name="discriminator_head")
+        if config.objective == "mlm":
+            self.discriminator = Encoder(disc_config, self.embeddings, name="discriminator")
+            self.generator = self.discriminator
+            self.generator_head = MaskedLMHead(disc_config, self.embeddings, name="generator_head")
+        else:
+            self._build_generator(config)
+            if self.generator is None or config.sharing != "all":
+                self.discriminator = Encoder(disc_config, self.embeddings, name="discriminator")
+            if config.objective != "replace_mlm":
+                self.discriminator_head = ReplacedTokenHead(disc_config, name="discriminator_head")
+            if config.objective in ("replace_mlm", "all_tokens_mlm"):
+                self.discriminator_mlm_head = MaskedLMHead(
+                    disc_config, self.embeddings, name="discriminator_mlm_head")
         self.seed_generator = keras.random.SeedGenerator(seed, name="rtd_seed")
+
+    def _build_generator(self, config: ModelConfig) -> None:
+        """Sets generator (Encoder or None) and generator_head."""
+        self.generator = None
+        if config.generator != "masked_lm":
+            self.generator_head = FixedDistributionHead(
+                config.encoder.vocab_size, name=f"{config.generator}_generator")
+            return
+        gen_config = config.generator_encoder()
+        if config.sharing == "all":
+            self.discriminator = Encoder(config.encoder, self.embeddings, name="discriminator")
+            self.generator = self.discriminator
+        elif config.sharing == "embeddings":
+            self.generator = Encoder(gen_config, self.embeddings, name="generator")
+        else:
+            own = EmbeddingBlock(gen_config, name="generator_embeddings")
+            self.generator = Encoder(gen_config, own, name="generator")
+        self.generator_head = MaskedLMHead(gen_config, self.generator.embeddings, name="generator_head")
+
+    def set_unigram_counts(self, counts) -> None:
+        """Sets the unigram generator from token counts (V,) of the training data."""
+        if self.config.generator != "unigram":
+            raise ValueError(f"the model's generator is {self.config.generator!r}, not 'unigram'")
+        self.generator_head.set_logits(unigram_logits(counts, self.special_ids.values()))
+
+    def generator_logits(self, masked_ids, input_mask, segment_ids, positions, training=None):
+        """Generator logits (B, P, V) at positions (B, P) of the masked input (B, T)."""
+        if self.generator is None:
+            return self.generator_head(positions)
+        hidden = self.generator(masked_ids, input_mask, segment_ids, training=training)
+        return self.generator_head(gather_positions(hidden, positions))
 
     def discriminate(self, input_ids, input_mask, segment_ids, training=None):
         """Replaced-token logits (B, T) for input ids (B, T)."""
@@ -47,26 +105,42 @@ class ElectraPretrainer(keras.Model):
         input_mask = ops.cast(features["input_mask"], "int32")
         segment_ids = ops.cast(features["segment_ids"], "int32")
         special = (self.special_ids["pad"], self.special_ids["cls"], self.special_ids["sep"])
+        bert = c.objective == "mlm"
         masked = mask_tokens(
             input_ids, input_mask, special_ids=special, mask_id=self.special_ids["mask"],
             mask_rate=c.mask_rate, max_predictions=c.max_predictions_per_seq,
-            mask_token_fraction=c.mask_token_fraction, seed=self.seed_generator)
-
-        gen_hidden = self.generator(masked.input_ids, input_mask, segment_ids, training=training)
-        mlm_logits = self.generator_head(gather_positions(gen_hidden, masked.positions))
-        sampled = gumbel_max_sample(mlm_logits, c.temperature, self.seed_generator)
-
-        disc_input_ids = scatter_positions(input_ids, masked.positions, sampled, masked.weights)
-        # A sample equal to the original token counts as original.
-        disc_labels = ops.cast(ops.not_equal(disc_input_ids, input_ids), "int32") * input_mask
-        disc_logits = self.discriminate(disc_input_ids, input_mask, segment_ids, training=training)
-        return {
-            "mlm_logits": mlm_logits,
+            mask_token_fraction=BERT_MASK_FRACTION if bert else c.mask_token_fraction,
+            random_token_fraction=BERT_RANDOM_FRACTION if bert else 0.0,
+            vocab_size=c.encoder.vocab_size, seed=self.seed_generator)
+        mlm_logits = self.generator_logits(
+            masked.input_ids, input_mask, segment_ids, masked.positions, training=training)
+        outputs = {
+            "generator_input_ids": masked.input_ids,
+            "mlm_positions": masked.positions,
             "mlm_targets": masked.targets,
             "mlm_weights": masked.weights,
-            "sampled_ids": sampled,
-            "disc_input_ids": disc_input_ids,
-            "disc_labels": disc_labels,
-            "disc_logits": disc_logits,
+            "mlm_logits": mlm_logits,
             "input_mask": input_mask,
         }
+        if bert:
+            return outputs
+        sampled = gumbel_max_sample(mlm_logits, c.temperature, self.seed_generator)
+        corrupted, labels = replace_tokens(
+            input_ids, input_mask, masked.positions, masked.weights, sampled)
+        outputs.update(sampled_ids=sampled, disc_input_ids=corrupted, disc_labels=labels)
+        hidden = self.discriminator(corrupted, input_mask, segment_ids, training=training)
+        if c.objective == "replace_mlm":
+            outputs.update(
+                main_mlm_logits=self.discriminator_mlm_head(gather_positions(hidden, masked.positions)),
+                main_mlm_targets=masked.targets, main_mlm_weights=masked.weights)
+            return outputs
+        outputs["disc_logits"] = self.discriminator_head(hidden)
+        if c.objective == "electra_15":
+            length = ops.shape(input_ids)[1]
+            outputs["disc_weights"] = positions_indicator(masked.positions, masked.weights, length)
+        else:
+            outputs["disc_weights"] = ops.cast(input_mask, "float32")
+        if c.objective == "all_tokens_mlm":
+            outputs.update(main_mlm_logits=self.discriminator_mlm_head(hidden),
+                           main_mlm_targets=input_ids, main_mlm_weights=ops.cast(input_mask, "float32"))
+        return outputs

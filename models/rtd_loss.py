@@ -1,61 +1,182 @@
-"""RTD losses and metrics, as sums so that they add up across batches and replicas.
+"""Losses and metrics of the pre-training objectives, as sums that add up across
+batches and replicas.
 
-Loss (ELECTRA paper, eq. 1): mlm_weight * MLM + disc_weight * D, where MLM is
-the cross-entropy mean over masked positions and D the sigmoid cross-entropy
-mean over all non-padding tokens.
+ELECTRA loss (paper, eq. 1): mlm_weight * MLM + disc_weight * D, where MLM is
+the generator's cross-entropy mean over masked positions and D the
+discriminator's sigmoid cross-entropy mean over its tokens (all non-padding
+tokens; the masked ones for electra_15). "disc" names the model that is kept:
+for replace_mlm / all_tokens_mlm its loss is a masked-LM cross-entropy
+(all_tokens_mlm: with the copy mechanism of the paper's appendix), for mlm
+(BERT) there is none and the disc_* sums are 0.
+
+Metrics follow the ELECTRA release's eval metric_fn: masked-LM accuracy,
+sampled accuracy, discriminator loss, accuracy, precision, recall and AUC.
+AUC comes from fixed-bucket histograms of the replaced probability (like
+tf.metrics.auc's 200 thresholds) over the discriminator's tokens; the release
+also fed padding to it as confident negatives, which inflates AUC, so padding
+is left out here.
 """
 from __future__ import annotations
 
 from keras import ops
 
-STATISTICS = ("mlm_loss_sum", "mlm_correct", "sampled_correct", "mlm_count", "disc_loss_sum", "disc_correct",
-              "disc_count", "replaced", "predicted_replaced", "true_positive")
+from configs import ModelConfig
+
+AUC_BUCKETS = 200
+STATISTICS = ("mlm_loss_sum", "mlm_correct", "sampled_correct", "mlm_count", "disc_loss_sum",
+              "disc_correct", "disc_count", "replaced", "predicted_replaced", "true_positive",
+              "positive_histogram", "negative_histogram")
+# Shapes of the statistics that are not scalars.
+STATISTIC_SHAPES = {"positive_histogram": (AUC_BUCKETS,), "negative_histogram": (AUC_BUCKETS,)}
+
+
+def sigmoid_cross_entropy(logits, labels):
+    """Stable elementwise -[y log s(z) + (1 - y) log(1 - s(z))] = max(z, 0) - z y + log(1 + e^-|z|)."""
+    return ops.relu(logits) - logits * labels + ops.log1p(ops.exp(-ops.abs(logits)))
+
+
+def _total(x, weights):
+    return ops.sum(ops.cast(x, "float32") * weights)
+
+
+def _mlm_sums(logits, targets, weights):
+    """(loss sum, correct sum) of a softmax over (..., V) at weighted targets."""
+    log_probs = ops.log_softmax(ops.cast(logits, "float32"), axis=-1)
+    target_log_probs = ops.squeeze(
+        ops.take_along_axis(log_probs, ops.expand_dims(targets, -1), axis=-1), -1)
+    predictions = ops.cast(ops.argmax(log_probs, axis=-1), targets.dtype)
+    return _total(-target_log_probs, weights), _total(ops.equal(predictions, targets), weights)
+
+
+def copy_mlm_sums(logits, copy_logits, input_ids, targets, weights):
+    """All-Tokens MLM with a copy mechanism (paper, appendix): (loss sum, correct sum).
+
+    logits (B, T, V); copy_logits (B, T), copy probability D = sigmoid(-copy_logits)
+    (they are "replaced" logits); input_ids (the corrupted input), targets (B, T)
+    int; weights (B, T). p(target) = D [target == input] + (1 - D) softmax(logits)[target];
+    the prediction is the argmax of that mixture over the vocabulary.
+    """
+    log_q = ops.log_softmax(ops.cast(logits, "float32"), axis=-1)
+    z = ops.cast(copy_logits, "float32")
+    log_copy, log_generate = -ops.softplus(z), -ops.softplus(-z)
+    log_q_target = ops.squeeze(ops.take_along_axis(log_q, ops.expand_dims(targets, -1), -1), -1)
+    same = ops.equal(targets, input_ids)
+    log_p = ops.where(same, ops.logaddexp(log_copy, log_generate + log_q_target),
+                      log_generate + log_q_target)
+    log_q_input = ops.squeeze(ops.take_along_axis(log_q, ops.expand_dims(input_ids, -1), -1), -1)
+    best = ops.cast(ops.argmax(log_q, axis=-1), targets.dtype)
+    log_p_input = ops.logaddexp(log_copy, log_generate + log_q_input)
+    keep_input = log_p_input >= log_generate + ops.max(log_q, axis=-1)
+    predictions = ops.where(keep_input, input_ids, best)
+    return _total(-log_p, weights), _total(ops.equal(predictions, targets), weights)
+
+
+def _histograms(probabilities, labels, weights):
+    """Weighted counts (AUC_BUCKETS,) of probabilities in equal buckets, for labels 1 and 0."""
+    bucket = ops.clip(ops.cast(ops.floor(probabilities * AUC_BUCKETS), "int32"), 0, AUC_BUCKETS - 1)
+    segment = ops.reshape(bucket + AUC_BUCKETS * ops.cast(labels, "int32"), (-1,))
+    counts = ops.segment_sum(ops.reshape(weights, (-1,)), segment, num_segments=2 * AUC_BUCKETS)
+    return counts[AUC_BUCKETS:], counts[:AUC_BUCKETS]
 
 
 def rtd_statistics(outputs: dict) -> dict:
-    """Per-batch sums (keys: STATISTICS) from an `ElectraPretrainer` output dict; float32 scalars.
+    """Per-batch sums (keys: STATISTICS) from an `ElectraPretrainer` output dict.
 
-    mlm_*: over masked positions (count = mlm_count); disc_*: over non-padding
-    tokens (count = disc_count); replaced: tokens labelled replaced;
-    predicted_replaced / true_positive: for precision and recall.
+    float32 scalars, except positive/negative_histogram (AUC_BUCKETS,): weighted
+    counts of replaced tokens / original tokens by predicted replaced probability.
+    mlm_*: generator over masked positions (count = mlm_count); disc_*: the kept
+    model over its tokens (count = disc_count); replaced: tokens labelled
+    replaced; predicted_replaced / true_positive: for precision and recall.
     """
-    weights = outputs["mlm_weights"]
-    log_probs = ops.log_softmax(ops.cast(outputs["mlm_logits"], "float32"), axis=-1)
-    targets = outputs["mlm_targets"]
-    target_log_probs = ops.squeeze(ops.take_along_axis(log_probs, ops.expand_dims(targets, -1), axis=-1), -1)
-    predictions = ops.cast(ops.argmax(log_probs, axis=-1), targets.dtype)
-    sampled = ops.cast(outputs["sampled_ids"], targets.dtype)
+    weights = ops.cast(outputs["mlm_weights"], "float32")
+    targets = ops.cast(outputs["mlm_targets"], "int32")
+    mlm_loss_sum, mlm_correct = _mlm_sums(outputs["mlm_logits"], targets, weights)
+    zero = ops.zeros((), "float32")
+    stats = {k: zero for k in STATISTICS}
+    stats.update({k: ops.zeros(s, "float32") for k, s in STATISTIC_SHAPES.items()})
+    stats.update(mlm_loss_sum=mlm_loss_sum, mlm_correct=mlm_correct, mlm_count=ops.sum(weights))
+    if "sampled_ids" in outputs:
+        stats["sampled_correct"] = _total(ops.equal(ops.cast(outputs["sampled_ids"], "int32"), targets), weights)
+    if "disc_logits" in outputs:
+        token_weights = ops.cast(outputs["disc_weights"], "float32")
+        labels = ops.cast(outputs["disc_labels"], "float32")
+        logits = ops.cast(outputs["disc_logits"], "float32")
+        predicted = ops.cast(logits > 0, "float32")
+        positive, negative = _histograms(ops.sigmoid(logits), labels, token_weights)
+        stats.update(
+            disc_loss_sum=_total(sigmoid_cross_entropy(logits, labels), token_weights),
+            disc_correct=_total(ops.equal(predicted, labels), token_weights),
+            disc_count=ops.sum(token_weights),
+            replaced=_total(labels, token_weights),
+            predicted_replaced=_total(predicted, token_weights),
+            true_positive=_total(predicted * labels, token_weights),
+            positive_histogram=positive, negative_histogram=negative)
+    if "main_mlm_logits" in outputs:
+        main_weights = ops.cast(outputs["main_mlm_weights"], "float32")
+        main_targets = ops.cast(outputs["main_mlm_targets"], "int32")
+        if "disc_logits" in outputs:  # all_tokens_mlm: the RTD head is the copy gate
+            loss_sum, correct = copy_mlm_sums(
+                outputs["main_mlm_logits"], outputs["disc_logits"],
+                ops.cast(outputs["disc_input_ids"], "int32"), main_targets, main_weights)
+        else:
+            loss_sum, correct = _mlm_sums(outputs["main_mlm_logits"], main_targets, main_weights)
+        stats.update(disc_loss_sum=loss_sum, disc_correct=correct, disc_count=ops.sum(main_weights))
+    return stats
 
-    token_mask = ops.cast(outputs["input_mask"], "float32")
-    labels = ops.cast(outputs["disc_labels"], "float32")
-    disc_logits = ops.cast(outputs["disc_logits"], "float32")
-    # Stable sigmoid cross-entropy: max(z, 0) - z * y + log(1 + exp(-|z|)).
-    disc_losses = ops.relu(disc_logits) - disc_logits * labels + ops.log1p(ops.exp(-ops.abs(disc_logits)))
-    disc_predicted = ops.cast(disc_logits > 0, "float32")
 
-    def total(x, mask):
-        return ops.sum(ops.cast(x, "float32") * mask)
+def zero_statistics() -> dict:
+    """Zeros of every statistic's shape, to start sums from."""
+    return {k: ops.zeros(STATISTIC_SHAPES.get(k, ()), "float32") for k in STATISTICS}
 
-    return {
-        "mlm_loss_sum": total(-target_log_probs, weights),
-        "mlm_correct": total(ops.equal(predictions, targets), weights),
-        "sampled_correct": total(ops.equal(sampled, targets), weights),
-        "mlm_count": ops.sum(weights),
-        "disc_loss_sum": total(disc_losses, token_mask),
-        "disc_correct": total(ops.equal(disc_predicted, labels), token_mask),
-        "disc_count": ops.sum(token_mask),
-        "replaced": total(labels, token_mask),
-        "predicted_replaced": total(disc_predicted, token_mask),
-        "true_positive": total(disc_predicted * labels, token_mask),
-    }
+
+def loss_weights(config: ModelConfig, stage: str = "joint") -> tuple[float, float]:
+    """(weight of the generator MLM mean, weight of the kept model's mean) for the objective.
+
+    stage (two-stage training, see models.two_stage): "joint", "generator"
+    (MLM only) or "discriminator" (discriminator loss only).
+    """
+    if stage == "generator":
+        return config.mlm_weight, 0.0
+    if stage == "discriminator":
+        return 0.0, config.disc_weight
+    if stage != "joint":
+        raise ValueError(f"unknown training stage {stage!r}")
+    if config.objective == "mlm":
+        return config.mlm_weight, 0.0
+    if config.objective in ("replace_mlm", "all_tokens_mlm"):
+        return config.mlm_weight, config.main_mlm_weight
+    return config.mlm_weight, config.disc_weight
+
+
+def replica_loss(stats: dict, mlm_count, disc_count, config: ModelConfig, stage: str = "joint"):
+    """One replica's share of the loss: weighted sums over the global counts.
+
+    stats: this replica's `rtd_statistics`; mlm_count, disc_count: their sums
+    over all replicas, so the replicas' gradients add up to the gradient of
+    the loss over the global batch.
+    """
+    mlm_w, disc_w = loss_weights(config, stage)
+    return (mlm_w * stats["mlm_loss_sum"] / ops.maximum(mlm_count, 1e-6)
+            + disc_w * stats["disc_loss_sum"] / ops.maximum(disc_count, 1e-6))
 
 
 def _ratio(numerator, denominator):
     return numerator / ops.maximum(denominator, 1e-6)
 
 
+def histogram_auc(positive, negative):
+    """ROC AUC from bucketed scores (AUC_BUCKETS,): P(s+ > s-) + P(s+ = s-) / 2.
+
+    Equals the trapezoidal area under the ROC curve through the bucket edges.
+    """
+    positive, negative = ops.cast(positive, "float32"), ops.cast(negative, "float32")
+    below = ops.cumsum(negative) - negative  # negatives in lower buckets
+    wins = ops.sum(positive * (below + 0.5 * negative))
+    return _ratio(wins, ops.sum(positive) * ops.sum(negative))
+
+
 def rtd_metrics(stats: dict, mlm_weight: float = 1.0, disc_weight: float = 50.0) -> dict:
-    """Losses and metrics (scalars) from summed `rtd_statistics`."""
+    """Losses and metrics (scalars) from summed `rtd_statistics`; weights as `loss_weights`."""
     mlm_loss = _ratio(stats["mlm_loss_sum"], stats["mlm_count"])
     disc_loss = _ratio(stats["disc_loss_sum"], stats["disc_count"])
     return {
@@ -67,5 +188,6 @@ def rtd_metrics(stats: dict, mlm_weight: float = 1.0, disc_weight: float = 50.0)
         "disc_accuracy": _ratio(stats["disc_correct"], stats["disc_count"]),
         "disc_precision": _ratio(stats["true_positive"], stats["predicted_replaced"]),
         "disc_recall": _ratio(stats["true_positive"], stats["replaced"]),
+        "disc_auc": histogram_auc(stats["positive_histogram"], stats["negative_histogram"]),
         "replaced_fraction": _ratio(stats["replaced"], stats["disc_count"]),
     }

@@ -4,14 +4,30 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from models.masking import scatter_positions
+
 
 def gumbel_max_sample(logits, temperature: float, seed):
     """One token per row from softmax(logits / temperature), by the Gumbel-max trick.
 
     logits (..., V) float -> ids (...,) int32. No gradient flows to `logits`:
-    the generator is trained by maximum likelihood only.
+    the generator is trained by maximum likelihood only. Noise as in the
+    ELECTRA release: g = -log(-log(u + 1e-9) + 1e-9), u ~ U[0, 1).
     """
     logits = ops.stop_gradient(ops.cast(logits, "float32")) / temperature
     uniform = keras.random.uniform(ops.shape(logits), minval=0.0, maxval=1.0, seed=seed)
     gumbel = -ops.log(-ops.log(uniform + 1e-9) + 1e-9)
     return ops.cast(ops.argmax(logits + gumbel, axis=-1), "int32")
+
+
+def replace_tokens(input_ids, input_mask, positions, weights, sampled_ids):
+    """Puts the generator's samples into the original sequence and labels it.
+
+    input_ids, input_mask (B, T) int; positions, sampled_ids (B, P) int;
+    weights (B, P) float. Returns (corrupted ids (B, T), labels (B, T) int32),
+    label 1 = replaced. A sample equal to the original token is labelled
+    original (paper, sec. 2); padding is labelled 0.
+    """
+    corrupted = scatter_positions(input_ids, positions, ops.cast(sampled_ids, input_ids.dtype), weights)
+    labels = ops.cast(ops.not_equal(corrupted, input_ids), "int32") * ops.cast(input_mask, "int32")
+    return corrupted, labels

@@ -1,16 +1,32 @@
 import numpy as np
 import pytest
 
-from models.rtd_loss import STATISTICS, rtd_metrics, rtd_statistics
+from configs import get_config
+from models.rtd_loss import (
+    AUC_BUCKETS, STATISTIC_SHAPES, STATISTICS, copy_mlm_sums, loss_weights, replica_loss, rtd_metrics,
+    rtd_statistics, zero_statistics,
+)
+
+
+def log_softmax(x):
+    x = x - x.max(-1, keepdims=True)
+    return x - np.log(np.exp(x).sum(-1, keepdims=True))
+
+
+def bucketed_auc(p, y, w):
+    """AUC of scores rounded down to 1/AUC_BUCKETS, ties counted half, by pairs."""
+    b = np.minimum(np.floor(p * AUC_BUCKETS), AUC_BUCKETS - 1)
+    pos, neg = b[(y == 1) & (w > 0)], b[(y == 0) & (w > 0)]
+    wins = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
+    return wins / (len(pos) * len(neg))
 
 
 def numpy_reference(outputs, mlm_weight, disc_weight):
-    """The ELECTRA loss written directly from its definition."""
+    """The ELECTRA loss and the release's eval metrics, written directly from their definitions."""
     logits, targets, w = outputs["mlm_logits"], outputs["mlm_targets"], outputs["mlm_weights"]
-    log_probs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
-    nll = -np.take_along_axis(log_probs, targets[..., None], -1)[..., 0]
+    nll = -np.take_along_axis(log_softmax(logits), targets[..., None], -1)[..., 0]
     mlm = (nll * w).sum() / w.sum()
-    z, y, m = outputs["disc_logits"], outputs["disc_labels"], outputs["input_mask"]
+    z, y, m = outputs["disc_logits"].astype(np.float64), outputs["disc_labels"], outputs["disc_weights"]
     p = 1 / (1 + np.exp(-z))
     bce = -(y * np.log(p) + (1 - y) * np.log(1 - p))
     disc = (bce * m).sum() / m.sum()
@@ -22,32 +38,59 @@ def numpy_reference(outputs, mlm_weight, disc_weight):
         "disc_accuracy": ((predicted == y) * m).sum() / m.sum(),
         "disc_precision": (predicted * y * m).sum() / (predicted * m).sum(),
         "disc_recall": (predicted * y * m).sum() / (y * m).sum(),
+        "disc_auc": bucketed_auc(p, y, m),
+        "replaced_fraction": (y * m).sum() / m.sum(),
     }
 
 
-def fixed_outputs(seed=0):
+def fixed_outputs(seed=0, b=3, t=10, p=4, v=7):
     rng = np.random.default_rng(seed)
-    b, t, p, v = 3, 10, 4, 7
-    mask = (np.arange(t)[None] < np.array([[10], [6], [3]])).astype("int32")
+    lengths = rng.integers(3, t + 1, size=(b, 1))
+    mask = (np.arange(t)[None] < lengths).astype("int32")
     return {
         "mlm_logits": rng.normal(size=(b, p, v)).astype("float32") * 3,
         "mlm_targets": rng.integers(0, v, size=(b, p)).astype("int32"),
-        "mlm_weights": np.array([[1, 1, 1, 0], [1, 1, 0, 0], [1, 0, 0, 0]], dtype="float32"),
+        "mlm_weights": (np.arange(p)[None] < rng.integers(1, p + 1, size=(b, 1))).astype("float32"),
         "sampled_ids": rng.integers(0, v, size=(b, p)).astype("int32"),
         "disc_logits": rng.normal(size=(b, t)).astype("float32") * 2,
         "disc_labels": (rng.random((b, t)) < 0.3).astype("int32") * mask,
+        "disc_weights": mask.astype("float32"),
         "input_mask": mask,
     }
 
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_matches_numpy_definition(seed):
-    outputs = fixed_outputs(seed)
+    outputs = fixed_outputs(seed, b=8, t=16)
     stats = rtd_statistics(outputs)
     assert set(stats) == set(STATISTICS)
     got = {k: float(v) for k, v in rtd_metrics(stats, 1.0, 50.0).items()}
     for name, value in numpy_reference(outputs, 1.0, 50.0).items():
         assert got[name] == pytest.approx(value, rel=1e-5), name
+
+
+def test_electra_15_weights_restrict_the_discriminator_loss():
+    outputs = fixed_outputs(2, b=8, t=32)
+    rng = np.random.default_rng(5)
+    outputs["disc_weights"] = ((rng.random((8, 32)) < 0.5) * outputs["input_mask"]).astype("float32")
+    got = {k: float(v) for k, v in rtd_metrics(rtd_statistics(outputs)).items()}
+    for name, value in numpy_reference(outputs, 1.0, 50.0).items():
+        assert got[name] == pytest.approx(value, rel=1e-5), name
+    assert got["disc_loss"] != pytest.approx(numpy_reference(fixed_outputs(2, b=8, t=32), 1, 50)["disc_loss"])
+
+
+def test_auc_histograms_approach_the_exact_auc():
+    rng = np.random.default_rng(0)
+    labels = (rng.random(20_000) < 0.15).astype("float32")
+    logits = rng.normal(size=20_000).astype("float32") + 1.5 * labels
+    outputs = fixed_outputs(0)
+    outputs.update(disc_logits=logits[None], disc_labels=labels[None], disc_weights=np.ones((1, 20_000), "float32"))
+    auc = float(rtd_metrics(rtd_statistics(outputs))["disc_auc"])
+    pos, neg = logits[labels == 1], logits[labels == 0]
+    ranks = np.argsort(np.argsort(np.concatenate([pos, neg]))) + 1
+    exact = (ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg))
+    assert 0.8 < exact < 0.9  # normal shift 1.5: Phi(1.5 / sqrt 2) = 0.856
+    assert auc == pytest.approx(exact, abs=1e-3)
 
 
 def test_padding_and_unweighted_slots_do_not_count():
@@ -57,8 +100,8 @@ def test_padding_and_unweighted_slots_do_not_count():
     changed["disc_logits"] = np.where(outputs["input_mask"] > 0, outputs["disc_logits"], 1e4).astype("float32")
     changed["mlm_logits"] = outputs["mlm_logits"] * (outputs["mlm_weights"][..., None] > 0) + 0.0
     after = {k: float(v) for k, v in rtd_metrics(rtd_statistics(changed)).items()}
-    assert after["disc_loss"] == pytest.approx(base["disc_loss"], rel=1e-6)
-    assert after["mlm_loss"] == pytest.approx(base["mlm_loss"], rel=1e-6)
+    for name in ("disc_loss", "mlm_loss", "disc_auc", "disc_precision"):
+        assert after[name] == pytest.approx(base[name], rel=1e-6), name
 
 
 def test_sums_add_up_across_batches():
@@ -67,3 +110,54 @@ def test_sums_add_up_across_batches():
     summed = {k: rtd_statistics(a)[k] + rtd_statistics(b)[k] for k in STATISTICS}
     for name, value in rtd_metrics(rtd_statistics(joined)).items():
         assert float(rtd_metrics(summed)[name]) == pytest.approx(float(value), rel=1e-5), name
+    zeros = zero_statistics()
+    assert {k: tuple(v.shape) for k, v in zeros.items()} == {
+        k: STATISTIC_SHAPES.get(k, ()) for k in STATISTICS}
+
+
+def test_replace_mlm_main_loss_is_cross_entropy_at_masked_positions():
+    outputs = fixed_outputs(3)
+    rng = np.random.default_rng(3)
+    del outputs["disc_logits"]
+    outputs.update(main_mlm_logits=rng.normal(size=(3, 4, 7)).astype("float32"),
+                   main_mlm_targets=outputs["mlm_targets"], main_mlm_weights=outputs["mlm_weights"])
+    stats = rtd_statistics(outputs)
+    w = outputs["mlm_weights"]
+    nll = -np.take_along_axis(log_softmax(outputs["main_mlm_logits"]), outputs["mlm_targets"][..., None], -1)
+    assert float(stats["disc_loss_sum"]) == pytest.approx((nll[..., 0] * w).sum(), rel=1e-5)
+    assert float(stats["disc_count"]) == w.sum()
+    assert float(stats["replaced"]) == 0 and float(np.sum(stats["positive_histogram"])) == 0
+
+
+def test_copy_mechanism_matches_direct_mixture():
+    """p(x) = D [x == input] + (1 - D) softmax(logits)[x], D = sigmoid(-z) (paper, appendix)."""
+    rng = np.random.default_rng(4)
+    b, t, v = 3, 9, 6
+    logits = rng.normal(size=(b, t, v)).astype("float32") * 2
+    z = rng.normal(size=(b, t)).astype("float32") * 3
+    targets = rng.integers(0, v, size=(b, t)).astype("int32")
+    inputs = np.where(rng.random((b, t)) < 0.6, targets, rng.integers(0, v, size=(b, t))).astype("int32")
+    weights = (rng.random((b, t)) < 0.8).astype("float32")
+    d = 1 / (1 + np.exp(z.astype(np.float64)))
+    q = np.exp(log_softmax(logits.astype(np.float64)))
+    mixture = (1 - d)[..., None] * q + d[..., None] * np.eye(v)[inputs]
+    p_target = np.take_along_axis(mixture, targets[..., None], -1)[..., 0]
+    loss_sum, correct = copy_mlm_sums(logits, z, inputs, targets, weights)
+    assert float(loss_sum) == pytest.approx((-np.log(p_target) * weights).sum(), rel=1e-5)
+    assert float(correct) == ((mixture.argmax(-1) == targets) * weights).sum()
+    assert 0 < float(correct) < weights.sum()
+
+
+@pytest.mark.parametrize("objective,expected", [
+    ("electra", (1.0, 50.0)), ("electra_15", (1.0, 50.0)), ("mlm", (1.0, 0.0)),
+    ("replace_mlm", (1.0, 1.0)), ("all_tokens_mlm", (1.0, 1.0))])
+def test_loss_weights_and_replica_loss(objective, expected):
+    config = get_config("small", [f"model.objective={objective}"]).model
+    assert loss_weights(config) == expected
+    stats = {"mlm_loss_sum": 6.0, "disc_loss_sum": 4.0}
+    # Replica sums over global counts: 1 * 6/3 + w * 4/8.
+    assert float(replica_loss(stats, 3.0, 8.0, config)) == pytest.approx(expected[0] * 2 + expected[1] * 0.5)
+    assert loss_weights(config, "generator") == (1.0, 0.0)
+    assert loss_weights(config, "discriminator") == (0.0, 50.0)
+    with pytest.raises(ValueError, match="unknown training stage"):
+        loss_weights(config, "adversarial")

@@ -1,0 +1,59 @@
+"""Parameter counts from a config, without building the model."""
+from __future__ import annotations
+
+from configs import EncoderConfig, ModelConfig
+
+
+def embedding_parameters(c: EncoderConfig) -> int:
+    """Word, position and segment tables of width E, and the embedding LayerNorm."""
+    e = c.embedding_size
+    return (c.vocab_size + c.max_position_embeddings + c.type_vocab_size) * e + 2 * e
+
+
+def stack_parameters(c: EncoderConfig, embedding_size: int) -> int:
+    """Embedding projection (if E != H) and the distinct Transformer layers."""
+    h, f = c.hidden_size, c.intermediate_size
+    projection = (embedding_size * h + h) if embedding_size != h else 0
+    attention = 4 * (h * h + h)  # query, key, value, output
+    layer = attention + 2 * h + (h * f + f) + (f * h + h) + 2 * h
+    return projection + c.num_groups * layer
+
+
+def mlm_head_parameters(c: EncoderConfig, embedding_size: int) -> int:
+    """Dense(H -> E), LayerNorm(E) and the output bias (V); the matrix is the tied embeddings."""
+    e = embedding_size
+    return c.hidden_size * e + e + 2 * e + c.vocab_size
+
+
+def rtd_head_parameters(c: EncoderConfig) -> int:
+    h = c.hidden_size
+    return h * h + h + h + 1
+
+
+def parameter_counts(config: ModelConfig) -> dict:
+    """Parameters of the pre-training model by part.
+
+    discriminator: its encoder (embeddings included) and heads, i.e. the model
+    kept after pre-training; generator: what only the generator adds (its
+    encoder, unless it is the discriminator's, its own embeddings when untied,
+    its masked-LM head); total: all trainable parameters.
+    """
+    d, e = config.encoder, config.encoder.embedding_size
+    discriminator = embedding_parameters(d) + stack_parameters(d, e)
+    if config.objective in ("replace_mlm", "all_tokens_mlm"):
+        discriminator += mlm_head_parameters(d, e)
+    if config.objective not in ("mlm", "replace_mlm"):
+        discriminator += rtd_head_parameters(d)
+    if config.objective == "mlm":
+        generator = mlm_head_parameters(d, e)
+    elif config.generator != "masked_lm":
+        generator = 0  # fixed distributions have no trainable weights
+    else:
+        g = config.generator_encoder()
+        generator = mlm_head_parameters(g, e)
+        if config.sharing != "all":
+            generator += stack_parameters(g, e)
+        if config.sharing == "none":
+            generator += embedding_parameters(g)
+    return {"discriminator": discriminator, "generator": generator,
+            "total": discriminator + generator}
