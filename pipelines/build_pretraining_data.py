@@ -1,14 +1,18 @@
-"""Builds ELECTRA pre-training TFRecords from Wikipedia XML dumps (Beam job).
+"""Builds ELECTRA pre-training TFRecords from Wikipedia dumps, books, web
+crawls (WARC / WET) or plain text (Beam job).
 
-    python -m pipelines.build_pretraining_data --input=GLOB --output_dir=DIR \
-        --vocab=vocab.txt [--max_seq_length=128] [--lowercase|--no_lowercase] \
-        [--num_shards=8] [--heldout_percent=1.0] [--seed=12345] [BEAM OPTIONS]
+    python -m pipelines.build_pretraining_data --input=GLOB --output_dir=DIR \\
+        --vocab=vocab.txt|spm.model [--format=auto] [--max_seq_length=128] \\
+        [--lowercase|--no_lowercase] [--num_shards=8] [--heldout_percent=1.0] \\
+        [--seed=12345] [--strict] [--quality_filter=auto|all|none] [BEAM OPTIONS]
 
-Flags not listed here go to Beam's PipelineOptions (DirectRunner by default),
-e.g. `--direct_num_workers=2 --direct_running_mode=multi_processing`, or
-`--runner=DataflowRunner --project=... --region=... --temp_location=gs://...`.
+Writes DIR/train-SSSSS-of-NNNNN.tfrecord, DIR/heldout-..., DIR/manifest.json,
+DIR/vocab.txt and DIR/dead_letter.jsonl. Flags not listed here go to Beam's
+PipelineOptions (DirectRunner by default), e.g. `--direct_num_workers=2
+--direct_running_mode=multi_processing`, or `--runner=DataflowRunner ...`.
 """
 import argparse
+import dataclasses
 import sys
 import time
 
@@ -16,16 +20,21 @@ import apache_beam as beam
 import tensorflow as tf
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
-from pipelines import inputs, pretraining_data
+from pipelines import documents, formats, inputs, pretraining_data, quality
 
 
 def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     """(job flags, remaining flags for Beam)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--input", action="append", required=True,
-                        help="dump glob (.xml or .xml.bz2); repeatable or comma separated")
+                        help="file glob; repeatable or comma separated")
     parser.add_argument("--output_dir", required=True)
-    parser.add_argument("--vocab", required=True, help="WordPiece vocab.txt ([PAD] = id 0)")
+    parser.add_argument("--vocab", required=True,
+                        help="WordPiece vocab.txt ([PAD] = id 0) or SentencePiece .model")
+    parser.add_argument("--format", default="auto", choices=("auto",) + documents.FORMATS,
+                        help="auto: from each file name (.xml[.bz2|.gz] wikipedia, "
+                             ".warc[.gz] warc, .wet[.gz] wet, .txt[.gz|.bz2] text); "
+                             "books: one book per file")
     parser.add_argument("--max_seq_length", type=int, default=128)
     parser.add_argument("--lowercase", dest="lowercase", action="store_true", default=True)
     parser.add_argument("--no_lowercase", dest="lowercase", action="store_false")
@@ -33,7 +42,39 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--heldout_percent", type=float, default=1.0,
                         help="percent of documents (by id hash) in the heldout split")
     parser.add_argument("--seed", type=int, default=12345)
-    return parser.parse_known_args(argv)
+    parser.add_argument("--max_document_bytes", type=int, default=10_000_000,
+                        help="longer documents are skipped as document_too_long")
+    parser.add_argument("--split_mb", type=float, default=64,
+                        help="work unit size within large uncompressed files and .warc.gz")
+    parser.add_argument("--strict", action="store_true",
+                        help="fail on bad input (see dead_letter.jsonl) instead of skipping it")
+    parser.add_argument("--quality_filter", default=pretraining_data.QUALITY_AUTO,
+                        choices=(pretraining_data.QUALITY_AUTO, pretraining_data.QUALITY_ALL,
+                                 pretraining_data.QUALITY_NONE),
+                        help="which documents the quality filter sees (auto: WARC and WET)")
+    for field in dataclasses.fields(quality.QualityFilter):
+        parser.add_argument(f"--{field.name}", type=type(field.default), default=field.default,
+                            help="quality filter threshold")
+    args, beam_args = parser.parse_known_args(argv)
+    for name, value in (("max_seq_length", args.max_seq_length), ("num_shards", args.num_shards),
+                        ("max_document_bytes", args.max_document_bytes),
+                        ("split_mb", args.split_mb)):
+        if value <= 0:
+            parser.error(f"--{name} must be positive, got {value}")
+    if not 0 <= args.heldout_percent <= 100:
+        parser.error(f"--heldout_percent must be in [0, 100], got {args.heldout_percent}")
+    return args, beam_args
+
+
+def job_config(args: argparse.Namespace) -> pretraining_data.JobConfig:
+    return pretraining_data.JobConfig(
+        vocab_path=args.vocab, max_seq_length=args.max_seq_length, lowercase=args.lowercase,
+        num_shards=args.num_shards, heldout_percent=args.heldout_percent, seed=args.seed,
+        input_format=args.format, max_document_bytes=args.max_document_bytes,
+        split_bytes=int(args.split_mb * 2**20), strict=args.strict,
+        quality_formats=args.quality_filter,
+        quality_filter=quality.QualityFilter(**{
+            f.name: getattr(args, f.name) for f in dataclasses.fields(quality.QualityFilter)}))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -42,28 +83,37 @@ def main(argv: list[str] | None = None) -> None:
     print(f"[1/3] matching {patterns}", flush=True)
     try:
         files = inputs.match_patterns(patterns)
-    except FileNotFoundError as error:
+        kinds = {formats.detect_format(f, args.format) for f in files}
+    except (FileNotFoundError, ValueError) as error:
         sys.exit(f"error: {error}")
     if not tf.io.gfile.exists(args.vocab):
         sys.exit(f"error: vocab file {args.vocab} does not exist")
     size_mb = sum(tf.io.gfile.stat(f).length for f in files) / 1e6
-    print(f"      {len(files)} file(s), {size_mb:.1f} MB", flush=True)
+    print(f"      {len(files)} file(s), {size_mb:.1f} MB, format(s) {sorted(kinds)}", flush=True)
 
     options = PipelineOptions(beam_args)
     runner = options.view_as(StandardOptions).runner or "DirectRunner"
     print(f"[2/3] running the pipeline on {runner} -> {args.output_dir}", flush=True)
     start = time.time()
-    manifest = pretraining_data.run(
-        beam.Pipeline(options=options), patterns, args.output_dir, args.vocab,
-        max_seq_length=args.max_seq_length, lowercase=args.lowercase,
-        num_shards=args.num_shards, heldout_percent=args.heldout_percent, seed=args.seed)
+    try:
+        manifest, _ = pretraining_data.run(beam.Pipeline(options=options), patterns,
+                                           args.output_dir, job_config(args))
+    except ValueError as error:
+        sys.exit(f"error: {error}")
+    except Exception as error:  # pylint: disable=broad-except
+        if args.strict and "--strict" in str(error):
+            sys.exit(f"error: {str(error).splitlines()[-1]}")
+        raise
     seconds = time.time() - start
 
-    print(f"[3/3] done in {seconds:.1f}s: {manifest['documents_read']} pages read, "
-          f"{manifest['documents_written']} documents written "
+    print(f"[3/3] done in {seconds:.1f}s: {manifest['documents_read']} documents read, "
+          f"{manifest['documents_written']} written "
           f"({manifest['documents_written'] / seconds:.1f} docs/s), "
           f"{manifest['tokens']} tokens ({manifest['tokens'] / seconds:.0f} tokens/s)")
     print(f"      skipped: {manifest['documents_skipped']}")
+    if manifest["dead_letters"]:
+        print(f"      {manifest['dead_letters']} bad input item(s) listed in "
+              f"{args.output_dir}/{pretraining_data.DEAD_LETTER}")
     for split, counts in manifest["splits"].items():
         print(f"      {split}: {counts['documents']} documents, {counts['examples']} examples, "
               f"{counts['tokens']} tokens ({args.output_dir}/{counts['pattern']})")

@@ -1,10 +1,13 @@
-"""Learns a BERT WordPiece vocab from Wikipedia XML dumps.
+"""Learns a BERT WordPiece vocab or a SentencePiece model from a sample of
+the same sources as the pre-training data.
 
-    python -m pipelines.build_vocab --input=GLOB --output=PATH --vocab_size=N \
+    python -m pipelines.build_vocab --input=GLOB --output=vocab.txt|spm.model \
+        --vocab_size=N [--model=wordpiece|sentencepiece] [--format=auto] \
         [--lowercase|--no_lowercase] [--max_documents=N]
 
-Documents go through the same reader, cleaner and sentence splitter as the
-pre-training data; the reserved tokens come first, so [PAD] is id 0.
+Documents go through the same readers, cleaning, quality filter and sentence
+splitter as the pre-training data. The reserved tokens come first, so [PAD]
+is id 0, then [UNK], [CLS], [SEP], [MASK] (ids 0-4 in both kinds).
 """
 import argparse
 import collections
@@ -14,47 +17,55 @@ import sys
 import time
 from typing import Iterator
 
+import sentencepiece
 import tensorflow as tf
 import tqdm
 from tensorflow_text.python.ops.bert_tokenizer import BasicTokenizer
 from tensorflow_text.tools.wordpiece_vocab import bert_vocab_from_dataset as bert_vocab
 from tensorflow_text.tools.wordpiece_vocab import wordpiece_tokenizer_learner_lib as learner
 
-from pipelines import inputs, sentences, tokenization, wikipedia
+from pipelines import (documents, formats, inputs, pretraining_data, sentences,
+                       tokenization)
 
+WORDPIECE, SENTENCEPIECE = "wordpiece", "sentencepiece"
 _log = logging.getLogger(__name__)
 
 
-def iter_sentences(paths: list[str], max_documents: int | None,
+def _open(path: str):
+    return tf.io.gfile.GFile(path, "rb")
+
+
+def iter_sentences(paths: list[str], input_format: str, max_documents: int | None,
                    skipped: collections.Counter) -> Iterator[str]:
-    """Sentences of the articles in `paths`, in order, up to max_documents
-    articles; pages and files that cannot be used are counted in `skipped`."""
+    """Sentences of the documents in `paths`, in order, up to max_documents
+    documents; what cannot be used is counted in `skipped` by reason."""
+    config = pretraining_data.JobConfig(vocab_path="", input_format=input_format)
     progress = tqdm.tqdm(desc="documents read", unit="doc", file=sys.stderr)
     for path in paths:
-        try:
-            with wikipedia.open_dump(path, lambda p: tf.io.gfile.GFile(p, "rb")) as dump:
-                for page in wikipedia.iter_pages(dump):
-                    if max_documents is not None and progress.n >= max_documents:
-                        progress.close()
-                        return
-                    reason = wikipedia.skip_reason(page)
-                    try:
-                        paragraphs = [] if reason else wikipedia.wikitext_to_paragraphs(
-                            page.wikitext)
-                    except Exception:  # one bad page must not stop the run
-                        _log.exception("skipping page %r", page.title)
-                        reason = wikipedia.PAGE_ERROR
-                    if not reason and not paragraphs:
-                        reason = wikipedia.EMPTY_AFTER_CLEANING
-                    if reason:
-                        skipped[reason] += 1
-                        continue
-                    progress.update()
-                    for paragraph in paragraphs:
-                        yield from sentences.split_sentences(paragraph)
-        except Exception as error:  # corrupt compression, malformed XML, I/O
-            _log.error("skipping the rest of unreadable dump %s: %r", path, error)
-            skipped[wikipedia.UNREADABLE_FILE] += 1
+        fmt = formats.detect_format(path, input_format)
+        size = tf.io.gfile.stat(path).length
+        unit = formats.Unit(path, fmt, 0, size, size)
+        for item in formats.read_unit(unit, _open, config.max_document_bytes):
+            if max_documents is not None and progress.n >= max_documents:
+                progress.close()
+                return
+            if isinstance(item, documents.Skip):
+                skipped[item.reason] += 1
+                continue
+            try:
+                paragraphs = formats.paragraphs(item)
+                reason = None if paragraphs else documents.EMPTY_AFTER_CLEANING
+                if not reason and config.filters(fmt):
+                    reason = config.quality_filter.reason(paragraphs)
+            except Exception:  # one bad document must not stop the run
+                _log.exception("skipping document %s of %s", item.doc_id, path)
+                reason = documents.PAGE_ERROR
+            if reason:
+                skipped[reason] += 1
+                continue
+            progress.update()
+            for paragraph in paragraphs:
+                yield from sentences.split_sentences(paragraph)
     progress.close()
 
 
@@ -97,12 +108,39 @@ def learn_vocab(lines: list[str], vocab_size: int, lowercase: bool) -> list[str]
     return vocab
 
 
+def learn_sentencepiece(lines: list[str], vocab_size: int, lowercase: bool) -> bytes:
+    """A serialized unigram SentencePiece model with [PAD]=0, [UNK]=1 and
+    control symbols [CLS]=2, [SEP]=3, [MASK]=4 (never produced from text)."""
+    writer = _BytesWriter()
+    sentencepiece.SentencePieceTrainer.train(
+        sentence_iterator=iter([line.lower() for line in lines] if lowercase else lines),
+        model_writer=writer, vocab_size=vocab_size, model_type="unigram",
+        pad_id=0, pad_piece=tokenization.PAD, unk_id=1, unk_piece=tokenization.UNK,
+        bos_id=-1, eos_id=-1, control_symbols=[tokenization.CLS, tokenization.SEP,
+                                               tokenization.MASK],
+        character_coverage=0.9995, input_sentence_size=2_000_000, shuffle_input_sentence=True,
+        num_threads=os.cpu_count() or 1, minloglevel=2)
+    return writer.data
+
+
+class _BytesWriter:
+    """model_writer target of SentencePieceTrainer."""
+
+    data = b""
+
+    def write(self, data: bytes) -> None:
+        self.data += data
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--input", action="append", required=True,
-                        help="dump glob (.xml or .xml.bz2); repeatable or comma separated")
-    parser.add_argument("--output", required=True, help="vocab.txt to write")
+                        help="file glob; repeatable or comma separated")
+    parser.add_argument("--output", required=True,
+                        help="vocab.txt (wordpiece) or NAME.model (sentencepiece) to write")
     parser.add_argument("--vocab_size", type=int, default=30522)
+    parser.add_argument("--model", default=WORDPIECE, choices=(WORDPIECE, SENTENCEPIECE))
+    parser.add_argument("--format", default="auto", choices=("auto",) + documents.FORMATS)
     parser.add_argument("--lowercase", dest="lowercase", action="store_true", default=True)
     parser.add_argument("--no_lowercase", dest="lowercase", action="store_false")
     parser.add_argument("--max_documents", type=int, default=None)
@@ -110,28 +148,38 @@ def main(argv: list[str] | None = None) -> None:
     if args.vocab_size <= len(tokenization.RESERVED_TOKENS):
         parser.error(f"--vocab_size must exceed the {len(tokenization.RESERVED_TOKENS)} "
                      "reserved tokens")
+    if (args.model == SENTENCEPIECE) != args.output.endswith(".model"):
+        parser.error("--output must end with .model exactly when --model=sentencepiece")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
     try:
         paths = inputs.match_patterns(inputs.split_patterns(args.input))
-    except FileNotFoundError as error:
+        for path in paths:
+            formats.detect_format(path, args.format)
+    except (FileNotFoundError, ValueError) as error:
         sys.exit(f"error: {error}")
-    print(f"reading {len(paths)} file(s); learning a {args.vocab_size}-token vocab "
-          f"(lowercase={args.lowercase})", flush=True)
+    print(f"reading {len(paths)} file(s); learning a {args.vocab_size}-token {args.model} "
+          f"vocab (lowercase={args.lowercase})", flush=True)
     start = time.time()
     skipped = collections.Counter()
 
-    lines = list(iter_sentences(paths, args.max_documents, skipped))
+    lines = list(iter_sentences(paths, args.format, args.max_documents, skipped))
     if not lines:
-        sys.exit(f"error: no article text in {paths} (skipped pages: {dict(skipped)})")
-    print(f"read {len(lines)} sentences in {time.time() - start:.1f}s (skipped pages: "
-          f"{dict(skipped)}); learning the WordPiece vocab...", flush=True)
-    vocab = learn_vocab(lines, args.vocab_size, args.lowercase)
+        sys.exit(f"error: no usable text in {paths} (skipped: {dict(skipped)})")
+    print(f"read {len(lines)} sentences in {time.time() - start:.1f}s (skipped: "
+          f"{dict(skipped)}); learning the {args.model} vocab...", flush=True)
     if os.path.dirname(args.output):
         tf.io.gfile.makedirs(os.path.dirname(args.output))
-    with tf.io.gfile.GFile(args.output, "w") as f:
-        f.write("".join(token + "\n" for token in vocab))
-    print(f"wrote {len(vocab)} tokens to {args.output} in {time.time() - start:.1f}s")
+    if args.model == SENTENCEPIECE:
+        with tf.io.gfile.GFile(args.output, "wb") as f:
+            f.write(learn_sentencepiece(lines, args.vocab_size, args.lowercase))
+        size = tokenization.SentencePieceTokenizer(args.output).vocab_size
+    else:
+        vocab = learn_vocab(lines, args.vocab_size, args.lowercase)
+        with tf.io.gfile.GFile(args.output, "w") as f:
+            f.write("".join(token + "\n" for token in vocab))
+        size = len(vocab)
+    print(f"wrote {size} tokens to {args.output} in {time.time() - start:.1f}s")
 
 
 if __name__ == "__main__":

@@ -1,34 +1,84 @@
-"""Beam job library: Wikipedia XML dumps -> packed ELECTRA TFRecords + manifest.
+"""Beam job library: corpora -> packed ELECTRA TFRecords, manifest, dead letters.
 
-Stages: match files -> read pages (streaming) -> clean, split sentences,
-tokenize, pack (one document at a time, never across documents) -> split whole
-documents into train/heldout by a stable hash of the document id -> sharded
-TFRecords `train-SSSSS-of-NNNNN.tfrecord` / `heldout-...`. Per-document counts
-are summed inside the pipeline and written to `manifest.json` (any runner),
-next to a copy of the vocab, once both splits are written. A dump that cannot
-be read to its end counts as one more read-and-skipped document, so
-documents_read == documents_written + sum(documents_skipped.values()).
+Stages:
+1. Match files, cut them into work units (`formats.plan_units`).
+2. Fingerprint pass: every document of every unit -> (hash of its normalised
+   text, document key); documents sharing a hash with a smaller key are
+   duplicates (a side input of keys).
+3. Examples pass, one unit at a time: skip duplicates, clean to paragraphs,
+   quality filter (web formats by default), split sentences, tokenize (in
+   batches of documents), pack (never across documents), split whole
+   documents into train/heldout by a stable hash of the document id, and
+   write examples round-robin into per-unit temporary shard files. Each unit
+   emits its counts and dead letters.
+4. Finalize: concatenate each shard's temporary files in unit order into
+   `train-SSSSS-of-NNNNN.tfrecord` / `heldout-...` (TFRecord files
+   concatenate), write `manifest.json` and copy the vocab.
+
+Only unit descriptors, fingerprints, counts, dead letters and file names pass
+between stages, never document text or examples, so memory stays bounded by
+one unit's batch also on the DirectRunner (which holds stage outputs in
+memory). Output bytes do not depend on the runner or the number of workers.
+
+Accounting: every document read is written or skipped for one reason, and a
+read that fails counts as one skipped item, so documents_read ==
+documents_written + sum(documents_skipped.values()); the same counts are Beam
+metrics in namespace `pretraining_data`.
 """
+import dataclasses
 import hashlib
 import json
 import logging
 import math
+import sys
+import unicodedata
 
 import apache_beam as beam
+import tensorflow as tf
 from apache_beam.io import fileio
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics.metric import MetricsFilter
 
-from pipelines import packing, sentences, tokenization, wikipedia
+from pipelines import documents, formats, packing, quality, sentences, tokenization
 
 TRAIN, HELDOUT = "train", "heldout"
-NO_TOKENS = "no_tokens"  # cleaned text tokenized to nothing
 MANIFEST = "manifest.json"
 VOCAB_FILE = "vocab.txt"
+SENTENCEPIECE_FILE = "spm.model"
+DEAD_LETTER = "dead_letter.jsonl"
+TEMP_DIR = "_temporary"
 METRICS_NAMESPACE = "pretraining_data"
-_STATS = "stats"
+QUALITY_AUTO, QUALITY_ALL, QUALITY_NONE = "auto", "all", "none"
+_DEAD, _TEMP = "dead_letter", "temp_files"
+_BATCH_LINES = 4096  # sentences tokenized per TF call
 
 _log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class JobConfig:
+    """Everything the job does besides its inputs and output directory."""
+    vocab_path: str  # WordPiece vocab.txt or SentencePiece .model
+    max_seq_length: int = 128
+    lowercase: bool = True
+    num_shards: int = 8  # train shards; heldout gets ceil(num_shards * heldout_percent / 100)
+    heldout_percent: float = 1.0
+    seed: int = 12345
+    input_format: str = "auto"  # or one of documents.FORMATS for every file
+    max_document_bytes: int = 10_000_000
+    split_bytes: int = 64 << 20  # work unit size within large splittable files
+    quality_filter: quality.QualityFilter = quality.QualityFilter()
+    quality_formats: str = QUALITY_AUTO  # auto: web formats only; all; none
+    strict: bool = False  # bad input raises BadInputError instead of being skipped
+
+    def shards(self) -> dict[str, int]:
+        return {TRAIN: self.num_shards,
+                HELDOUT: max(1, math.ceil(self.num_shards * self.heldout_percent / 100))}
+
+    def filters(self, fmt: str) -> bool:
+        return (self.quality_formats == QUALITY_ALL
+                or (self.quality_formats == QUALITY_AUTO and fmt in documents.WEB_FORMATS))
 
 
 def split_of(document_id: str, heldout_percent: float) -> str:
@@ -38,10 +88,16 @@ def split_of(document_id: str, heldout_percent: float) -> str:
     return HELDOUT if int.from_bytes(digest[:8], "big") < heldout_percent / 100 * 2**64 else TRAIN
 
 
-def _skipped(reason: str) -> dict:
-    """Counts of one read-and-skipped document (also bumps the Beam metrics)."""
-    beam.metrics.Metrics.counter(METRICS_NAMESPACE, f"documents_skipped_{reason}").inc()
-    return {"documents_read": 1, "documents_skipped": {reason: 1}}
+def fingerprint(text: str) -> bytes:
+    """128-bit hash of NFC text with whitespace runs collapsed (exact dedup)."""
+    normal = " ".join(unicodedata.normalize("NFC", text).split())
+    return hashlib.sha256(normal.encode("utf-8", "surrogatepass")).digest()[:16]
+
+
+def document_key(document: documents.Document) -> tuple[str, int]:
+    """(path, offset): unique per document in the job (ids need not be: two
+    files may share a name) and ordered as the documents are read."""
+    return document.path, document.offset
 
 
 def add_counts(total: dict, part: dict) -> dict:
@@ -54,14 +110,19 @@ def add_counts(total: dict, part: dict) -> dict:
     return total
 
 
+def _open_raw(path: str):
+    return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
+
+
 class SumCountsFn(beam.CombineFn):
-    """Sums per-document count dicts into the manifest's counts."""
+    """Sums per-unit count dicts."""
 
     def create_accumulator(self):
         split_counts = {"examples": 0, "tokens": 0, "documents": 0}
         return {"documents_read": 0, "documents_written": 0, "documents_skipped": {},
-                "examples": 0, "tokens": 0,
-                "splits": {TRAIN: dict(split_counts), HELDOUT: dict(split_counts)}}
+                "examples": 0, "tokens": 0, "dead_letters": 0,
+                "splits": {TRAIN: dict(split_counts), HELDOUT: dict(split_counts)},
+                "shards": {TRAIN: {}, HELDOUT: {}}}
 
     def add_input(self, accumulator, counts):
         return add_counts(accumulator, counts)
@@ -77,147 +138,321 @@ class SumCountsFn(beam.CombineFn):
         return accumulator
 
 
-def _open_raw(path: str):
-    return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
+class PlanUnitsFn(beam.DoFn):
+    """Matched file -> its work units."""
+
+    def __init__(self, config: JobConfig):
+        self._config = config
+
+    def process(self, metadata):
+        fmt = formats.detect_format(metadata.path, self._config.input_format)
+        yield from formats.plan_units(metadata.path, fmt, metadata.size_in_bytes,
+                                      self._config.split_bytes, _open_raw)
 
 
-class ReadPagesFn(beam.DoFn):
-    """Dump path -> article Pages (main output) and counts of skipped pages or
-    of an unreadable file (output `stats`)."""
+class FingerprintFn(beam.DoFn):
+    """Unit -> (fingerprint, document key) of each document read."""
 
-    def process(self, path: str):
-        read = beam.metrics.Metrics.counter(METRICS_NAMESPACE, "documents_read")
-        try:
-            with wikipedia.open_dump(path, _open_raw) as dump:
-                for page in wikipedia.iter_pages(dump):
-                    read.inc()
-                    reason = wikipedia.skip_reason(page)
-                    if reason:
-                        yield beam.pvalue.TaggedOutput(_STATS, _skipped(reason))
-                    else:
-                        yield page
-        except Exception as error:  # corrupt compression, malformed XML, I/O
-            _log.error("skipping the rest of unreadable dump %s: %r", path, error)
-            read.inc()
-            yield beam.pvalue.TaggedOutput(_STATS, _skipped(wikipedia.UNREADABLE_FILE))
+    def __init__(self, config: JobConfig):
+        self._config = config
+
+    def process(self, unit: formats.Unit):
+        for item in formats.read_unit(unit, _open_raw, self._config.max_document_bytes):
+            if isinstance(item, documents.Document):
+                yield fingerprint(item.text), document_key(item)
 
 
-class PageToExamplesFn(beam.DoFn):
-    """Article Page -> serialized tf.train.Examples (outputs `train` / `heldout`)
-    and the document's counts (output `stats`)."""
+def duplicate_keys(fingerprint_and_keys):
+    """All keys of one fingerprint but the first read."""
+    _, keys = fingerprint_and_keys
+    return sorted(keys)[1:]
 
-    def __init__(self, vocab_path: str, lowercase: bool, max_seq_length: int,
-                 heldout_percent: float, seed: int):
-        self._vocab_path = vocab_path
-        self._lowercase = lowercase
-        self._max_seq_length = max_seq_length
-        self._heldout_percent = heldout_percent
-        self._seed = seed
+
+class _ShardWriter:
+    """Round-robin writer of one unit's examples into temporary shard files."""
+
+    def __init__(self, output_dir: str, unit: formats.Unit, shards: dict[str, int]):
+        self._unit_hash = hashlib.sha256(unit.unit_id.encode("utf-8")).hexdigest()[:20]
+        self._dir = FileSystems.join(output_dir, TEMP_DIR)
+        self._shards = shards
+        start = int(self._unit_hash, 16)
+        self._next = {split: start % n for split, n in shards.items()}
+        self._writers = {}
+        self.sort_key = (unit.path, unit.start)
+
+    def write(self, split: str, record: bytes) -> int:
+        """Writes one serialized example; returns its shard."""
+        shard = self._next[split]
+        self._next[split] = (shard + 1) % self._shards[split]
+        if (split, shard) not in self._writers:
+            path = FileSystems.join(self._dir, f"{split}-{shard:05d}-{self._unit_hash}.tfrecord")
+            self._writers[split, shard] = (path, tf.io.TFRecordWriter(path))
+        self._writers[split, shard][1].write(record)
+        return shard
+
+    def close(self):
+        """(split, shard, sort key, path) of every file written."""
+        for (split, shard), (path, writer) in sorted(self._writers.items()):
+            writer.close()
+            yield split, shard, self.sort_key, path
+
+
+class UnitToExamplesFn(beam.DoFn):
+    """Unit -> its counts (main output), dead-letter JSON lines (`dead_letter`)
+    and temporary shard files (`temp_files`)."""
+
+    def __init__(self, config: JobConfig, output_dir: str):
+        self._config = config
+        self._output_dir = output_dir
         self._tokenizer = None
+        self._duplicates = None
 
     def setup(self):
-        self._tokenizer = tokenization.WordpieceTokenizer(self._vocab_path, self._lowercase)
+        self._tokenizer = tokenization.load_tokenizer(self._config.vocab_path,
+                                                      self._config.lowercase)
 
-    def _pack(self, page: wikipedia.Page) -> list[tuple[list[int], list[int]]] | str:
-        """The page's unpadded examples, or the reason it yields none."""
-        paragraphs = wikipedia.wikitext_to_paragraphs(page.wikitext)
+    def _counter(self, name: str, value: int = 1):
+        beam.metrics.Metrics.counter(METRICS_NAMESPACE, name).inc(value)
+
+    def _skip(self, skip: documents.Skip, counts: dict):
+        if skip.is_bad_input and self._config.strict:
+            raise documents.BadInputError(skip)
+        add_counts(counts, {"documents_read": 1, "documents_skipped": {skip.reason: 1}})
+        self._counter("documents_read")
+        self._counter(f"documents_skipped_{skip.reason}")
+        if skip.is_bad_input:
+            _log.warning("skipped %s at byte %d of %s: %s", skip.reason, skip.offset,
+                         skip.path, skip.detail[:200])
+            counts["dead_letters"] = counts.get("dead_letters", 0) + 1
+            self._counter("dead_letters")
+            yield beam.pvalue.TaggedOutput(_DEAD, skip.to_json())
+
+    def _sentences(self, document: documents.Document) -> list[str] | str:
+        """The document's sentences, or the reason it is skipped."""
+        paragraphs = formats.paragraphs(document)
         if not paragraphs:
-            return wikipedia.EMPTY_AFTER_CLEANING
-        lines = [s for paragraph in paragraphs for s in sentences.split_sentences(paragraph)]
-        ids = self._tokenizer.tokenize_lines(lines)
-        special = self._tokenizer.special_ids
-        examples = packing.pack_document(ids, self._max_seq_length, special["cls"],
-                                         special["sep"],
-                                         packing.document_rng(self._seed, page.page_id))
-        return examples or NO_TOKENS
+            return documents.EMPTY_AFTER_CLEANING
+        if self._config.filters(document.format):
+            reason = self._config.quality_filter.reason(paragraphs)
+            if reason:
+                return reason
+        return [s for p in paragraphs for s in sentences.split_sentences(p)]
 
-    def process(self, page: wikipedia.Page):
+    def _write_batch(self, batch, writer: _ShardWriter, counts: dict):
+        """Tokenizes, packs and writes a batch of (document, sentences)."""
         try:
-            examples = self._pack(page)
-            serialized = [] if isinstance(examples, str) else [
-                packing.serialize_example(ids, segments, self._max_seq_length)
-                for ids, segments in examples]
-        except Exception:  # a bad page must never fail the job
-            _log.exception("skipping page %r (id %s)", page.title, page.page_id)
-            examples = wikipedia.PAGE_ERROR
-        if isinstance(examples, str):
-            yield beam.pvalue.TaggedOutput(_STATS, _skipped(examples))
+            ids = self._tokenizer.tokenize_lines([s for _, lines in batch for s in lines])
+        except Exception:  # find the document at fault one by one
+            ids = None
+        start = 0
+        for document, lines in batch:
+            try:
+                doc_ids = (ids[start:start + len(lines)] if ids is not None
+                           else self._tokenizer.tokenize_lines(lines))
+                start += len(lines)
+                yield from self._write_document(document, doc_ids, writer, counts)
+            except documents.BadInputError:
+                raise
+            except Exception as error:  # one bad document must never fail the job
+                yield from self._skip(documents.Skip(
+                    document.path, document.offset, documents.PAGE_ERROR, repr(error),
+                    document.doc_id), counts)
+
+    def _write_document(self, document, sentence_ids, writer, counts):
+        special = self._tokenizer.special_ids
+        examples = packing.pack_document(sentence_ids, self._config.max_seq_length,
+                                         special["cls"], special["sep"],
+                                         packing.document_rng(self._config.seed, document.doc_id))
+        if not examples:
+            yield from self._skip(documents.Skip(document.path, document.offset,
+                                                 documents.NO_TOKENS, "", document.doc_id), counts)
             return
-        split = split_of(page.page_id, self._heldout_percent)
-        tokens = sum(len(ids) for ids, _ in examples)
-        for name, value in (("documents_written", 1), ("examples", len(examples)),
-                            ("tokens", tokens)):
-            beam.metrics.Metrics.counter(METRICS_NAMESPACE, name).inc(value)
-        for record in serialized:
-            yield beam.pvalue.TaggedOutput(split, record)
-        yield beam.pvalue.TaggedOutput(_STATS, {
-            "documents_read": 1, "documents_written": 1,
-            "examples": len(examples), "tokens": tokens,
+        split = split_of(document.doc_id, self._config.heldout_percent)
+        shard_counts = {}
+        for input_ids, segment_ids in examples:
+            record = packing.serialize_example(input_ids, segment_ids, self._config.max_seq_length)
+            shard = f"{writer.write(split, record):05d}"
+            add_counts(shard_counts, {shard: {"examples": 1, "tokens": len(input_ids)}})
+        tokens = sum(len(input_ids) for input_ids, _ in examples)
+        add_counts(counts, {
+            "documents_read": 1, "documents_written": 1, "examples": len(examples),
+            "tokens": tokens, "shards": {split: shard_counts},
             "splits": {split: {"examples": len(examples), "tokens": tokens, "documents": 1}}})
+        for name, value in (("documents_read", 1), ("documents_written", 1),
+                            ("examples", len(examples)), ("tokens", tokens),
+                            (f"{split}_documents", 1), (f"{split}_examples", len(examples)),
+                            (f"{split}_tokens", tokens)):
+            self._counter(name, value)
+        for shard, shard_count in shard_counts.items():
+            self._counter(f"{split}_{shard}_examples", shard_count["examples"])
+            self._counter(f"{split}_{shard}_tokens", shard_count["tokens"])
+
+    def process(self, unit: formats.Unit, duplicates):
+        if self._duplicates is None:
+            self._duplicates = frozenset(duplicates)
+        counts = SumCountsFn().create_accumulator()
+        writer = _ShardWriter(self._output_dir, unit, self._config.shards())
+        batch, batch_lines = [], 0
+        for item in formats.read_unit(unit, _open_raw, self._config.max_document_bytes):
+            if isinstance(item, documents.Skip):
+                yield from self._skip(item, counts)
+                continue
+            if document_key(item) in self._duplicates:
+                yield from self._skip(documents.Skip(item.path, item.offset, documents.DUPLICATE,
+                                                     "", item.doc_id), counts)
+                continue
+            try:
+                lines = self._sentences(item)
+            except Exception as error:  # one bad document must never fail the job
+                lines = documents.Skip(item.path, item.offset, documents.PAGE_ERROR,
+                                       repr(error), item.doc_id)
+            if isinstance(lines, str):
+                lines = documents.Skip(item.path, item.offset, lines, "", item.doc_id)
+            if isinstance(lines, documents.Skip):
+                yield from self._skip(lines, counts)
+                continue
+            batch.append((item, lines))
+            batch_lines += len(lines)
+            if batch_lines >= _BATCH_LINES:
+                yield from self._write_batch(batch, writer, counts)
+                batch, batch_lines = [], 0
+        yield from self._write_batch(batch, writer, counts)
+        for temp_file in writer.close():
+            yield beam.pvalue.TaggedOutput(_TEMP, temp_file)
+        print(f"      unit {unit.path} [{unit.start}, {unit.end}): "
+              f"{counts['documents_written']}/{counts['documents_read']} documents written, "
+              f"{counts['examples']} examples", file=sys.stderr, flush=True)
+        yield counts
 
 
-def _write_manifest(counts: dict, output_dir: str, vocab_path: str, static: dict,
-                    written_files: list) -> dict:
-    """Copies the vocab into output_dir and writes manifest.json (counts +
-    static fields). `written_files` only orders this after both writes."""
-    del written_files
-    with FileSystems.open(vocab_path, compression_type=CompressionTypes.UNCOMPRESSED) as src:
-        vocab_bytes = src.read()
+def _concatenate(sources: list[str], destination: str) -> None:
+    with FileSystems.create(destination) as out:
+        for source in sources:
+            with _open_raw(source) as f:
+                for block in iter(lambda: f.read(1 << 22), b""):
+                    out.write(block)
+
+
+def _finalize(counts: dict, output_dir: str, config: JobConfig, static: dict,
+              temp_files: list, dead_letter_files: list) -> dict:
+    """Concatenates shards, copies the vocab, writes manifest.json."""
+    del dead_letter_files  # only orders this after the dead letters are written
+    splits = {}
+    for split, num_shards in config.shards().items():
+        shards = []
+        for shard in range(num_shards):
+            name = f"{split}-{shard:05d}-of-{num_shards:05d}.tfrecord"
+            sources = [path for s, n, _, path in sorted(temp_files, key=lambda t: t[2])
+                       if (s, n) == (split, shard)]
+            _concatenate(sources, FileSystems.join(output_dir, name))
+            shard_counts = counts["shards"][split].get(f"{shard:05d}", {})
+            shards.append({"file": name, "examples": shard_counts.get("examples", 0),
+                           "tokens": shard_counts.get("tokens", 0)})
+        splits[split] = dict(counts["splits"][split], pattern=f"{split}-*", shards=shards)
+    temp_dir = FileSystems.join(output_dir, TEMP_DIR)
+    if FileSystems.exists(temp_dir):
+        FileSystems.delete([temp_dir])
+    tokenizer = tokenization.load_tokenizer(config.vocab_path, config.lowercase)
     with FileSystems.create(FileSystems.join(output_dir, VOCAB_FILE)) as dst:
-        dst.write(vocab_bytes)
-    splits = {split: dict(counts["splits"][split], pattern=f"{split}-*")
-              for split in (TRAIN, HELDOUT)}
-    manifest = dict(counts, splits=splits, **static)
+        dst.write("".join(piece + "\n" for piece in tokenizer.vocab).encode("utf-8"))
+    if tokenizer.kind == "sentencepiece":
+        _concatenate([config.vocab_path], FileSystems.join(output_dir, SENTENCEPIECE_FILE))
+    manifest = dict({k: v for k, v in counts.items() if k != "shards"}, splits=splits, **static)
     with FileSystems.create(FileSystems.join(output_dir, MANIFEST)) as f:
         f.write(json.dumps(manifest, indent=2, sort_keys=True).encode("utf-8"))
     return manifest
 
 
-def run(pipeline: beam.Pipeline, input_patterns: list[str], output_dir: str, vocab_path: str,
-        max_seq_length: int = 128, lowercase: bool = True, num_shards: int = 8,
-        heldout_percent: float = 1.0, seed: int = 12345) -> dict:
-    """Builds and runs the job on `pipeline`; returns the written manifest.
+def _static_fields(config: JobConfig, input_patterns: list[str]) -> dict:
+    """Manifest fields known before the run; validates the vocab."""
+    tokenizer = tokenization.load_tokenizer(config.vocab_path, config.lowercase)
+    if tokenizer.special_ids["pad"] != 0:
+        raise ValueError(f"[PAD] must be id 0 (padding is 0) but is "
+                         f"{tokenizer.special_ids['pad']} in {config.vocab_path}")
+    tokenizer_fields = {"type": tokenizer.kind, "vocab_file": VOCAB_FILE}
+    if tokenizer.kind == "sentencepiece":
+        tokenizer_fields["model_file"] = SENTENCEPIECE_FILE
+    return {"max_seq_length": config.max_seq_length, "vocab_size": tokenizer.vocab_size,
+            "lowercase": config.lowercase, "vocab_file": VOCAB_FILE,
+            "special_token_ids": tokenizer.special_ids, "seed": config.seed,
+            "tokenizer": tokenizer_fields, "input_patterns": list(input_patterns),
+            "format": config.input_format, "max_document_bytes": config.max_document_bytes,
+            "dead_letter_file": DEAD_LETTER, "quality_filter": {
+                "applies_to": config.quality_formats,
+                **dataclasses.asdict(config.quality_filter)}}
 
-    Train gets `num_shards` shards, heldout ceil(num_shards * heldout_percent
-    / 100) (at least 1). Raises ValueError for a vocab without the special
-    tokens or with [PAD] != 0, and for max_seq_length < 5.
-    """
-    if max_seq_length < packing.MIN_SHORT_TARGET:
+
+def _clear_outputs(output_dir: str) -> None:
+    """Removes what an earlier run wrote, so no stale shard matches `train-*`."""
+    patterns = ["train-*.tfrecord", "heldout-*.tfrecord", MANIFEST, DEAD_LETTER]
+    stale = [m.path for p in patterns
+             for m in FileSystems.match([FileSystems.join(output_dir, p)])[0].metadata_list]
+    temp_dir = FileSystems.join(output_dir, TEMP_DIR)
+    if FileSystems.exists(temp_dir):
+        stale.append(temp_dir)
+    if stale:
+        FileSystems.delete(stale)
+
+
+def metric_counts(result) -> dict[str, int]:
+    """Committed (else attempted) Beam counters of the job, by name."""
+    counters = result.metrics().query(MetricsFilter().with_namespace(METRICS_NAMESPACE))
+    return {c.key.metric.name: (c.committed if c.committed is not None else c.attempted)
+            for c in counters["counters"]}
+
+
+def manifest_as_metrics(manifest: dict) -> dict[str, int]:
+    """The manifest's counts under the names of the job's Beam counters."""
+    names = {"documents_read": manifest["documents_read"],
+             "documents_written": manifest["documents_written"],
+             "examples": manifest["examples"], "tokens": manifest["tokens"],
+             "dead_letters": manifest["dead_letters"]}
+    names.update({f"documents_skipped_{reason}": n
+                  for reason, n in manifest["documents_skipped"].items()})
+    for split, counts in manifest["splits"].items():
+        names.update({f"{split}_{key}": counts[key]
+                      for key in ("documents", "examples", "tokens")})
+        for index, shard in enumerate(counts["shards"]):
+            names.update({f"{split}_{index:05d}_{key}": shard[key]
+                          for key in ("examples", "tokens")})
+    return {name: value for name, value in names.items() if value}
+
+
+def run(pipeline: beam.Pipeline, input_patterns: list[str], output_dir: str,
+        config: JobConfig) -> tuple[dict, dict[str, int]]:
+    """Builds and runs the job on `pipeline`; returns (the written manifest,
+    the Beam counters). Raises ValueError for a vocab whose [PAD] is not id 0,
+    without the special tokens, and for max_seq_length < 5."""
+    if config.max_seq_length < packing.MIN_SHORT_TARGET:
         raise ValueError(f"max_seq_length must be >= {packing.MIN_SHORT_TARGET}")
-    vocab = tokenization.load_vocab(vocab_path)
-    special_ids = tokenization.special_token_ids(vocab)
-    if special_ids["pad"] != 0:
-        raise ValueError(f"[PAD] must be id 0 (padding is 0) but is {special_ids['pad']} "
-                         f"in {vocab_path}")
-    static = {"max_seq_length": max_seq_length, "vocab_size": len(vocab),
-              "lowercase": lowercase, "vocab_file": VOCAB_FILE,
-              "special_token_ids": special_ids, "seed": seed,
-              "input_patterns": list(input_patterns)}
-    shards = {TRAIN: num_shards,
-              HELDOUT: max(1, math.ceil(num_shards * heldout_percent / 100))}
+    static = _static_fields(config, input_patterns)
+    if not FileSystems.exists(output_dir):
+        FileSystems.mkdirs(output_dir)
+    _clear_outputs(output_dir)
+    FileSystems.mkdirs(FileSystems.join(output_dir, TEMP_DIR))
 
-    pages = (pipeline
+    units = (pipeline
              | "InputPatterns" >> beam.Create(list(input_patterns))
              | "MatchFiles" >> fileio.MatchAll()
-             | "Paths" >> beam.Map(lambda metadata: metadata.path)
-             | "SpreadFiles" >> beam.Reshuffle()
-             | "ReadPages" >> beam.ParDo(ReadPagesFn()).with_outputs(_STATS, main="pages"))
-    examples = (pages.pages
-                | "SpreadPages" >> beam.Reshuffle()
-                | "PagesToExamples" >> beam.ParDo(PageToExamplesFn(
-                    vocab_path, lowercase, max_seq_length, heldout_percent, seed)
-                ).with_outputs(_STATS, TRAIN, HELDOUT))
-    written = [
-        examples[split] | f"Write_{split}" >> beam.io.WriteToTFRecord(
-            FileSystems.join(output_dir, split), file_name_suffix=".tfrecord",
-            num_shards=shards[split], shard_name_template="-SSSSS-of-NNNNN")
-        for split in (TRAIN, HELDOUT)]
-    all_written = written | "WrittenFiles" >> beam.Flatten()
-    _ = ((pages[_STATS], examples[_STATS])
-         | "AllCounts" >> beam.Flatten()
+             | "PlanUnits" >> beam.ParDo(PlanUnitsFn(config))
+             | "SpreadUnits" >> beam.Reshuffle())
+    duplicates = (units
+                  | "Fingerprint" >> beam.ParDo(FingerprintFn(config))
+                  | "GroupFingerprints" >> beam.GroupByKey()
+                  | "DuplicateKeys" >> beam.FlatMap(duplicate_keys))
+    results = (units
+               | "UnitsToExamples" >> beam.ParDo(
+                   UnitToExamplesFn(config, output_dir), beam.pvalue.AsList(duplicates)
+               ).with_outputs(_DEAD, _TEMP, main="counts"))
+    dead_written = results[_DEAD] | "WriteDeadLetters" >> beam.io.WriteToText(
+        FileSystems.join(output_dir, DEAD_LETTER), num_shards=1, shard_name_template="")
+    _ = (results.counts
          | "SumCounts" >> beam.CombineGlobally(SumCountsFn())
-         | "WriteManifest" >> beam.Map(_write_manifest, output_dir, vocab_path, static,
-                                       beam.pvalue.AsList(all_written)))
-    pipeline.run().wait_until_finish()
+         | "Finalize" >> beam.Map(_finalize, output_dir, config, static,
+                                  beam.pvalue.AsList(results[_TEMP]),
+                                  beam.pvalue.AsList(dead_written)))
+    result = pipeline.run()
+    result.wait_until_finish()
     with FileSystems.open(FileSystems.join(output_dir, MANIFEST)) as f:
-        return json.loads(f.read())
+        manifest = json.loads(f.read())
+    return manifest, metric_counts(result)

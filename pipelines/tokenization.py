@@ -4,6 +4,7 @@
 exporter can place the very same object (and its vocab asset) in a SavedModel
 graph: pipeline and serving then produce identical ids.
 """
+import sentencepiece
 import tensorflow as tf
 import tensorflow_text as tf_text
 
@@ -84,14 +85,85 @@ def make_text_tokenizer(vocab_path: str, lowercase: bool) -> TextTokenizer:
 class WordpieceTokenizer:
     """Eager, batched wrapper of `make_text_tokenizer` for Python callers."""
 
+    kind = "wordpiece"
+
     def __init__(self, vocab_path: str, lowercase: bool = True):
         self.vocab = load_vocab(vocab_path)
         self.special_ids = special_token_ids(self.vocab)
-        self._tokenizer = make_text_tokenizer(vocab_path, lowercase)
+        tokenizer = make_text_tokenizer(vocab_path, lowercase)
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+        def ids_and_lengths(lines):
+            ids = tokenizer.tokenize(lines).merge_dims(-2, -1)
+            return ids.flat_values, ids.row_lengths()
+
+        self._tokenizer = tokenizer  # keeps the table alive
+        self._ids_and_lengths = ids_and_lengths
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.vocab)
 
     def tokenize_lines(self, lines: list[str]) -> list[list[int]]:
         """Token ids of each line (one TF call for the whole batch)."""
         if not lines:
             return []
-        ids = self._tokenizer.tokenize(tf.constant(lines, dtype=tf.string))
-        return ids.merge_dims(-2, -1).to_list()
+        ids, lengths = self._ids_and_lengths(tf.constant(lines, dtype=tf.string))
+        return _split(ids.numpy().tolist(), lengths.numpy().tolist())
+
+
+def _split(values: list[int], lengths: list[int]) -> list[list[int]]:
+    out, start = [], 0
+    for length in lengths:
+        out.append(values[start:start + length])
+        start += length
+    return out
+
+
+# SentencePiece pieces accepted for the special tokens (BERT or ALBERT style).
+_SENTENCEPIECE_SPECIALS = {"pad": (PAD, "<pad>"), "unk": (UNK, "<unk>"), "cls": (CLS,),
+                           "sep": (SEP,), "mask": (MASK,)}
+
+
+class SentencePieceTokenizer:
+    """A SentencePiece model (`.model`), e.g. from `build_vocab --model=sentencepiece`.
+
+    Special ids come from its pieces [PAD] or <pad>, [UNK] or <unk>, [CLS],
+    [SEP], [MASK]; `lowercase` lower-cases text before encoding."""
+
+    kind = "sentencepiece"
+
+    def __init__(self, model_path: str, lowercase: bool = False):
+        with tf.io.gfile.GFile(model_path, "rb") as f:
+            self._processor = sentencepiece.SentencePieceProcessor(model_proto=f.read())
+        self.vocab = [self._processor.id_to_piece(i)
+                      for i in range(self._processor.get_piece_size())]
+        index = {piece: i for i, piece in enumerate(self.vocab)}
+        self.special_ids, missing = {}, []
+        for key, names in _SENTENCEPIECE_SPECIALS.items():
+            found = [index[n] for n in names if n in index]
+            if found:
+                self.special_ids[key] = found[0]
+            else:
+                missing.append(names)
+        if missing:
+            raise ValueError(f"SentencePiece model {model_path} lacks pieces {missing}; train "
+                             "one with `python -m pipelines.build_vocab --model=sentencepiece`")
+        self._lowercase = lowercase
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.vocab)
+
+    def tokenize_lines(self, lines: list[str]) -> list[list[int]]:
+        """Token ids of each line."""
+        if self._lowercase:
+            lines = [line.lower() for line in lines]
+        return self._processor.encode(lines) if lines else []
+
+
+def load_tokenizer(path: str, lowercase: bool):
+    """SentencePieceTokenizer for a `.model` file, else WordpieceTokenizer."""
+    if path.endswith(".model"):
+        return SentencePieceTokenizer(path, lowercase)
+    return WordpieceTokenizer(path, lowercase)

@@ -1,26 +1,20 @@
 """MediaWiki XML dumps: streaming page reader and wikitext -> prose paragraphs.
 
-Reading is streaming (`iterparse`, elements cleared after each page), so memory
-stays bounded by the largest single page, not the dump.
+Reading is streaming (expat, fed 64 KiB at a time): memory is bounded by one
+page, and page text beyond `max_text_bytes` is not kept. Each page carries the
+byte offset of its `<page>` tag in the (decompressed) stream.
 """
-import bz2
-import contextlib
 import dataclasses
 import re
-import xml.etree.ElementTree as ET
-from typing import BinaryIO, Callable, Iterator
+from typing import BinaryIO, Iterator
+from xml.parsers import expat
 
 import mwparserfromhell
 from mwparserfromhell.nodes import (Argument, Comment, ExternalLink, Heading,
                                     Tag, Template, Text, Wikilink)
 from mwparserfromhell.wikicode import Wikicode
 
-# Skip reasons shared with the pipelines' manifests.
-NOT_MAIN_NAMESPACE = "not_main_namespace"
-REDIRECT = "redirect"
-EMPTY_AFTER_CLEANING = "empty_after_cleaning"
-PAGE_ERROR = "page_error"  # any exception while processing one page
-UNREADABLE_FILE = "unreadable_file"  # a dump that could not be read to its end
+from pipelines import documents
 
 # Tags whose whole content is not prose.
 _DROPPED_TAGS = frozenset({
@@ -34,6 +28,10 @@ _MAGIC_WORD = re.compile(r"__[A-Z]+__")
 _LETTER_OR_DIGIT = re.compile(r"[^\W_]")
 # Rows of tables the parser could not match (e.g. unbalanced markup inside).
 _TABLE_ROW_PREFIXES = ("{|", "|", "!")
+_CHUNK_BYTES = 1 << 16
+# What a range that starts or ends inside a dump is wrapped in to parse.
+RANGE_PREFIX, RANGE_SUFFIX = b"<mediawiki>", b"</mediawiki>"
+PAGE_TAG = b"<page>"  # never inside text: XML escapes "<"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,60 +42,94 @@ class Page:
     page_id: str
     redirect: bool
     wikitext: str
+    offset: int = 0  # byte offset of <page> in the decompressed stream
+    text_bytes: int = 0  # utf-8 size of the full wikitext (also when not kept)
 
 
-@contextlib.contextmanager
-def open_dump(path: str, opener: Callable[[str], BinaryIO] = lambda p: open(p, "rb")
-              ) -> Iterator[BinaryIO]:
-    """Opens a dump for streaming binary reads; `.bz2` (multistream too) is
-    decompressed on the fly. `opener(path)` returns the raw byte stream (e.g.
-    Beam's FileSystems.open for gs:// paths)."""
-    with opener(path) as raw:
-        if path.endswith(".bz2"):
-            with bz2.BZ2File(raw) as decompressed:
-                yield decompressed
-        else:
-            yield raw
+class _PageCollector:
+    """expat handlers that assemble Pages; finished ones wait in `pages`."""
+
+    def __init__(self, parser, base_offset: int, max_text_bytes: int | None):
+        self.parser, self.base_offset, self.max_text_bytes = parser, base_offset, max_text_bytes
+        self.pages: list[Page] = []
+        self._path: list[str] = []
+        self._page: dict | None = None
+        self._field: str | None = None
+
+    def start(self, name, attributes):
+        name = name.rsplit(":", 1)[-1]
+        self._path.append(name)
+        if name == "page":
+            self._page = {"title": [], "ns": [], "id": [], "text": [], "redirect": False,
+                          "text_bytes": 0,
+                          "offset": self.base_offset + self.parser.CurrentByteIndex}
+        elif self._page is not None:
+            parent = self._path[-2]
+            if name == "redirect" and parent == "page":
+                self._page["redirect"] = True
+            elif name in ("title", "ns", "id") and parent == "page":
+                self._field = name
+            elif name == "text" and parent == "revision":  # the last revision wins
+                self._page["text"], self._page["text_bytes"] = [], 0
+                self._field = "text"
+
+    def end(self, name):
+        self._path.pop()
+        self._field = None
+        if name.rsplit(":", 1)[-1] == "page" and self._page is not None:
+            page = self._page
+            self.pages.append(Page(
+                title="".join(page["title"]), ns=int("".join(page["ns"]).strip() or 0),
+                page_id="".join(page["id"]).strip(), redirect=page["redirect"],
+                wikitext="".join(page["text"]), offset=page["offset"],
+                text_bytes=page["text_bytes"]))
+            self._page = None
+
+    def data(self, text):
+        if self._field is None:
+            return
+        if self._field == "text":
+            self._page["text_bytes"] += len(text.encode("utf-8"))
+            if self.max_text_bytes is not None and self._page["text_bytes"] > self.max_text_bytes:
+                self._page["text"] = []  # too long: only its size is kept
+                return
+        self._page[self._field].append(text)
 
 
-def _local_name(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
+def iter_pages(stream: BinaryIO, max_text_bytes: int | None = None, base_offset: int = 0,
+               prefix: bytes = b"", suffix: bytes = b"") -> Iterator[Page]:
+    """Yields every <page> of an (uncompressed) XML byte stream, in order.
 
-
-def _page_from_element(page: ET.Element) -> Page:
-    fields = {"title": "", "ns": "0", "id": "", "text": ""}
-    redirect = False
-    for child in page:
-        name = _local_name(child.tag)
-        if name in ("title", "ns", "id"):
-            fields[name] = child.text or ""
-        elif name == "redirect":
-            redirect = True
-        elif name == "revision":  # the last revision wins
-            for rev_child in child:
-                if _local_name(rev_child.tag) == "text":
-                    fields["text"] = rev_child.text or ""
-    return Page(title=fields["title"], ns=int(fields["ns"]), page_id=fields["id"].strip(),
-                redirect=redirect, wikitext=fields["text"])
-
-
-def iter_pages(fileobj: BinaryIO) -> Iterator[Page]:
-    """Yields every <page> of an (uncompressed) XML byte stream, in order."""
-    root = None
-    for event, element in ET.iterparse(fileobj, events=("start", "end")):
-        if root is None:
-            root = element
-        elif event == "end" and _local_name(element.tag) == "page":
-            yield _page_from_element(element)
-            root.clear()  # drops the finished page (and siteinfo) from memory
+    `prefix` and `suffix` are parsed before and after the stream (to wrap a
+    byte range of a dump); offsets are `base_offset` + position in the stream.
+    A page whose text exceeds max_text_bytes has wikitext "" and its full
+    text_bytes. Raises expat.ExpatError (with `.offset`) on malformed or
+    truncated XML, after yielding the pages before the error.
+    """
+    parser = expat.ParserCreate()
+    collector = _PageCollector(parser, base_offset - len(prefix), max_text_bytes)
+    parser.StartElementHandler = collector.start
+    parser.EndElementHandler = collector.end
+    parser.CharacterDataHandler = collector.data
+    parser.buffer_text = True
+    chunks = iter(lambda: stream.read(_CHUNK_BYTES), b"")
+    for chunk, final in ((prefix, False), *((c, False) for c in chunks), (suffix, True)):
+        try:
+            parser.Parse(chunk, final)
+        except expat.ExpatError as error:
+            error.offset = base_offset - len(prefix) + parser.ErrorByteIndex
+            yield from collector.pages
+            raise
+        yield from collector.pages
+        collector.pages.clear()
 
 
 def skip_reason(page: Page) -> str | None:
     """Why a page is not an article (None if it is one): namespace, redirect."""
     if page.ns != 0:
-        return NOT_MAIN_NAMESPACE
+        return documents.NOT_MAIN_NAMESPACE
     if page.redirect:
-        return REDIRECT
+        return documents.REDIRECT
     return None
 
 

@@ -1,6 +1,7 @@
 """The Beam job end to end on a tiny hand-written dump (in-process runner)."""
 import bz2
 import collections
+import copy
 import glob
 import json
 import os
@@ -37,6 +38,7 @@ DUMP = ('<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.10/">'
         + _page("4", "Wikipedia:About", "About.", ns=4)
         + _page("6", "Stub", "{{stub}}\n[[Category:Stubs]]")
         + _page("7", "Bad", "EXPLODE here.")
+        + _page("8", "Copy of Epsilon", "A cat sat.")  # exact duplicate of page 5
         + "</mediawiki>")
 
 
@@ -93,28 +95,41 @@ def job(tmp_path_factory):
     with open(vocab_path, "w") as f:
         f.write("".join(t + "\n" for t in VOCAB))
     output_dir = str(root / "out")
+    (root / "dumps" / "empty.xml").write_bytes(b"")
+    config = pretraining_data.JobConfig(vocab_path, max_seq_length=MAX_SEQ_LENGTH, num_shards=2,
+                                        heldout_percent=50, seed=SEED)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(sentences, "split_sentences", _exploding_split)
-        manifest = pretraining_data.run(
-            test_pipeline.TestPipeline(), [str(root / "dumps" / "*.xml.bz2")], output_dir,
-            vocab_path, max_seq_length=MAX_SEQ_LENGTH, num_shards=2, heldout_percent=50, seed=SEED)
-    return manifest, output_dir, vocab_path
+        manifest, metrics = pretraining_data.run(
+            test_pipeline.TestPipeline(), [str(root / "dumps" / "*.xml*")], output_dir, config)
+    return manifest, output_dir, vocab_path, metrics
 
 
 def test_manifest_counts(job):
-    manifest, output_dir, vocab_path = job
+    manifest, output_dir, vocab_path, _ = copy.deepcopy(job)
     train = _expected_records(vocab_path, ["2", "5"])
     heldout = _expected_records(vocab_path, ["1"])
     tokens = lambda records: sum(
         sum(tf.train.Example.FromString(r).features.feature["input_mask"].int64_list.value)
         for r in records)
-    assert manifest["documents_read"] == 8  # 7 pages + 1 unreadable file
+    assert manifest["documents_read"] == 10  # 8 pages + 1 corrupt and 1 empty file
     assert manifest["documents_written"] == 3
     assert manifest["documents_skipped"] == {
-        "redirect": 1, "not_main_namespace": 1, "empty_after_cleaning": 1,
-        "page_error": 1, "unreadable_file": 1}
+        "redirect": 1, "not_main_namespace": 1, "empty_after_cleaning": 1, "duplicate": 1,
+        "page_error": 1, "corrupt_compression": 1, "empty_file": 1}
+    assert manifest["dead_letters"] == 3
     assert manifest["documents_read"] == (manifest["documents_written"]
                                           + sum(manifest["documents_skipped"].values()))
+    shards = manifest["splits"]["train"].pop("shards")
+    assert [s["file"] for s in shards] == ["train-00000-of-00002.tfrecord",
+                                           "train-00001-of-00002.tfrecord"]
+    for shard in shards:
+        records = _read_records(os.path.join(output_dir, shard["file"]))
+        assert (shard["examples"], shard["tokens"]) == (len(records), tokens(records))
+    assert abs(shards[0]["examples"] - shards[1]["examples"]) <= 1  # round-robin
+    assert manifest["splits"]["heldout"].pop("shards") == [{
+        "file": "heldout-00000-of-00001.tfrecord", "examples": len(heldout),
+        "tokens": tokens(heldout)}]
     assert manifest["splits"] == {
         "train": {"documents": 2, "examples": len(train), "tokens": tokens(train),
                   "pattern": "train-*"},
@@ -127,15 +142,45 @@ def test_manifest_counts(job):
         "max_seq_length": MAX_SEQ_LENGTH, "vocab_size": len(VOCAB), "lowercase": True,
         "vocab_file": "vocab.txt", "seed": SEED,
         "special_token_ids": {"pad": 0, "unk": 1, "cls": 2, "sep": 3, "mask": 4}}
-    assert manifest["input_patterns"][0].endswith("dumps/*.xml.bz2")
+    assert manifest["input_patterns"][0].endswith("dumps/*.xml*")
     with open(os.path.join(output_dir, "manifest.json")) as f:
-        assert json.load(f) == manifest
+        assert json.load(f) == job[0]
     with open(os.path.join(output_dir, "vocab.txt")) as f:
         assert f.read().split("\n")[:-1] == VOCAB
 
 
+def test_metrics_equal_manifest_counts(job):
+    manifest, _, _, metrics = job
+    expected = pretraining_data.manifest_as_metrics(manifest)
+    assert metrics == expected
+    assert metrics["documents_skipped_duplicate"] == 1 and metrics["train_00000_examples"] > 0
+
+
+def test_dead_letters_name_file_offset_and_reason(job):
+    _, output_dir, _, _ = job
+    with open(os.path.join(output_dir, "dead_letter.jsonl")) as f:
+        letters = sorted((json.loads(line) for line in f), key=lambda d: d["reason"])
+    assert [(os.path.basename(d["file"]), d["reason"], d["doc_id"]) for d in letters] == [
+        ("broken.xml.bz2", "corrupt_compression", ""), ("empty.xml", "empty_file", ""),
+        ("good.xml.bz2", "page_error", "7")]
+    bad_page = letters[2]
+    assert DUMP.encode()[bad_page["offset"]:].startswith(b"<page><title>Bad</title>")
+    assert "simulated parser failure" in bad_page["detail"]
+
+
+def test_strict_turns_a_skip_into_an_error(tmp_path):
+    (tmp_path / "empty.txt").write_bytes(b"")
+    vocab_path = tmp_path / "vocab.txt"
+    vocab_path.write_text("".join(t + "\n" for t in VOCAB))
+    config = pretraining_data.JobConfig(str(vocab_path), max_seq_length=MAX_SEQ_LENGTH,
+                                        strict=True)
+    with pytest.raises(Exception, match="--strict: empty_file in .*empty.txt at byte 0"):
+        pretraining_data.run(test_pipeline.TestPipeline(), [str(tmp_path / "*.txt")],
+                             str(tmp_path / "out"), config)
+
+
 def test_records_are_exactly_the_packed_documents(job):
-    _, output_dir, vocab_path = job
+    _, output_dir, vocab_path, _ = job
     assert sorted(os.path.basename(p) for p in glob.glob(os.path.join(output_dir, "*.tfrecord"))) \
         == ["heldout-00000-of-00001.tfrecord", "train-00000-of-00002.tfrecord",
             "train-00001-of-00002.tfrecord"]
@@ -146,7 +191,7 @@ def test_records_are_exactly_the_packed_documents(job):
 
 
 def test_records_parse_with_cls_first_and_sep_last(job):
-    _, output_dir, _ = job
+    _, output_dir, _, _ = job
     features = {name: tf.io.FixedLenFeature([MAX_SEQ_LENGTH], tf.int64)
                 for name in ("input_ids", "input_mask", "segment_ids")}
     records = _read_records(os.path.join(output_dir, "*.tfrecord"))

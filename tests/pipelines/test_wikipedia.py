@@ -1,8 +1,10 @@
 """MediaWiki dump reading and wikitext cleaning."""
-import bz2
 import io
+from xml.parsers import expat
 
-from pipelines import sentences, wikipedia
+import pytest
+
+from pipelines import documents, sentences, wikipedia
 
 DUMP = """<mediawiki xmlns="http://www.mediawiki.org/xml/export-0.10/" version="0.10">
   <siteinfo><sitename>Wikipedia</sitename></siteinfo>
@@ -37,14 +39,24 @@ def test_iter_pages_reads_fields_and_page_level_id():
     assert pages[0].wikitext == "'''Anarchism''' is a [[political philosophy]]."
     assert pages[3].wikitext == ""
     assert [wikipedia.skip_reason(p) for p in pages] == [
-        None, wikipedia.REDIRECT, wikipedia.NOT_MAIN_NAMESPACE, None]
+        None, documents.REDIRECT, documents.NOT_MAIN_NAMESPACE, None]
+    assert [DUMP.encode()[p.offset:].startswith(b"<page>") for p in pages] == [True] * 4
 
 
-def test_open_dump_streams_bz2(tmp_path):
-    path = tmp_path / "dump.xml.bz2"
-    path.write_bytes(bz2.compress(DUMP.encode()))
-    with wikipedia.open_dump(str(path)) as dump:
-        assert [p.page_id for p in wikipedia.iter_pages(dump)] == ["12", "10", "13", "14"]
+def test_long_page_text_is_not_kept():
+    pages = list(wikipedia.iter_pages(io.BytesIO(DUMP.encode()), max_text_bytes=10))
+    assert (pages[0].wikitext, pages[0].text_bytes) == ("", 46)
+    assert (pages[2].wikitext, pages[2].text_bytes) == ("Talk text.", 10)
+
+
+def test_truncated_xml_raises_with_offset_after_yielding_complete_pages():
+    data = DUMP.encode()[:DUMP.encode().index(b"<title>Empty")]
+    pages = []
+    with pytest.raises(expat.ExpatError) as error:
+        for page in wikipedia.iter_pages(io.BytesIO(data)):
+            pages.append(page.page_id)
+    assert pages == ["12", "10", "13"]
+    assert error.value.offset == len(data)
 
 
 WIKITEXT = """{{Infobox person|name=Ada|birth=1815}}
