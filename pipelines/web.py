@@ -7,6 +7,7 @@ record (garbage, a broken gzip member) are skipped up to the next record,
 found by `next_record`, and reported once. Offsets and boundaries are
 positions in the file as stored (a `.gz` member's first byte).
 """
+import dataclasses
 import re
 import zlib
 from typing import BinaryIO, Callable, Iterator
@@ -54,14 +55,16 @@ def _content_type(record) -> str:
     return (headers.get_header("Content-Type") or "").split(";")[0].strip().lower()
 
 
-def _record_document(record, path: str, offset: int, fmt: str, max_bytes: int
+def _record_document(record, path: str, fmt: str, max_bytes: int
                      ) -> documents.Document | documents.Skip | None:
     """The record's document, the reason it is skipped, or None for records
-    that never hold one (warcinfo, request, metadata, ...)."""
+    that never hold one (warcinfo, request, metadata, ...). Offsets are -1:
+    warcio knows a record's offset only once it is read."""
     kind = "conversion" if fmt == documents.WET else "response"
     if record.rec_type != kind:
         return None
-    doc_id = record.rec_headers.get_header("WARC-Record-ID") or f"{path}@{offset}"
+    offset = -1
+    doc_id = record.rec_headers.get_header("WARC-Record-ID") or ""
     if fmt == documents.WARC and _content_type(record) not in _HTML_TYPES:
         return documents.Skip(path, offset, documents.NOT_HTML, _content_type(record), doc_id)
     payload = record.content_stream().read(max_bytes + 1)
@@ -92,18 +95,17 @@ def read_records(open_at: Callable[[int], BinaryIO], path: str, start: int, end:
     gzipped = path.endswith(".gz")
     position = start
     while position is not None and position < end:
-        stream = open_at(position)
-        records = ArchiveIterator(stream, check_digests=False)
-        offset = position
+        records = ArchiveIterator(open_at(position), check_digests=False)
+        next_start = position  # where the record being read begins
         try:
             for record in records:
-                offset = position + records.get_record_offset()
-                item = _record_document(record, path, offset, fmt, max_bytes)
+                item = _record_document(record, path, fmt, max_bytes)
+                offset = position + records.get_record_offset()  # reads to the record's end
+                next_start = offset + records.get_record_length()
                 if item is not None:
-                    yield item
+                    yield dataclasses.replace(item, offset=offset,
+                                              doc_id=item.doc_id or f"{path}@{offset}")
             return
         except Exception as error:  # garbage, broken gzip member, truncation
-            # The failed record is at or after `offset`; resume after it.
-            failed = max(offset, position)
-            yield documents.Skip(path, failed, documents.MALFORMED_WARC, repr(error)[:300])
-            position = next_record(open_at(0), failed + 1, gzipped)
+            yield documents.Skip(path, next_start, documents.MALFORMED_WARC, repr(error)[:300])
+            position = next_record(open_at(0), next_start + 1, gzipped)
