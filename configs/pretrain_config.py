@@ -136,23 +136,48 @@ class ModelConfig:
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """Optimisation and loop settings (AdamW as in the ELECTRA release)."""
+    """Optimisation, precision and loop settings (AdamW as in the ELECTRA release)."""
 
-    batch_size: int = 128  # global, across replicas
+    batch_size: int = 128  # global, across replicas and accumulation steps
     num_steps: int = 1_000_000
     learning_rate: float = 5e-4
     warmup_steps: int = 10_000
+    optimizer: str = "adamw"  # adamw | lamb
     weight_decay: float = 0.01
     adam_beta_1: float = 0.9
     adam_beta_2: float = 0.999
     adam_epsilon: float = 1e-6
+    bias_correction: bool = False  # the release's AdamW has none
     clip_norm: float = 1.0
+    # The batch is processed in this many equal micro-batches whose gradients
+    # are averaged before one update (less memory, same global batch).
+    grad_accumulation_steps: int = 1
+    precision: str = "float32"  # float32 | mixed_bfloat16 | mixed_float16 (dynamic loss scaling)
+    jit_compile: bool = False  # XLA-compile the per-replica train step
+    steps_per_loop: int = 100  # train steps per tf.function call (fewer host round trips)
     shuffle_buffer: int = 10_000
     log_every: int = 100
     checkpoint_every: int = 1000
-    keep_checkpoints: int = 3
+    keep_checkpoints: int = 3  # the last N
+    milestone_every: int = 0  # also keep every checkpoint at a multiple of this step (0: none)
+    eval_every: int = 0  # evaluate on held-out data every N steps (0: only at the end)
     eval_batches: int = 50
     seed: int = 12345
+
+    def __post_init__(self):
+        choices = {"optimizer": ("adamw", "lamb"),
+                   "precision": ("float32", "mixed_bfloat16", "mixed_float16")}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"train.{name}={getattr(self, name)!r}; choose one of {allowed}")
+        positive = ("batch_size", "num_steps", "grad_accumulation_steps", "steps_per_loop",
+                    "log_every", "checkpoint_every", "keep_checkpoints", "eval_batches")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ValueError(f"train.{name} must be >= 1, got {getattr(self, name)}")
+        if self.batch_size % self.grad_accumulation_steps:
+            raise ValueError(f"train.batch_size={self.batch_size} is not divisible by "
+                             f"train.grad_accumulation_steps={self.grad_accumulation_steps}")
 
 
 @dataclasses.dataclass(frozen=True)
