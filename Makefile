@@ -26,7 +26,8 @@ demo: $(STAMP)
 	$(PY) -m pipelines.build_vocab --input='$(DATA)/enwiki-sample.xml.bz2' \
 	    --output=$(RUN)/vocab.txt --vocab_size=8000
 	$(PY) -m pipelines.build_pretraining_data --input='$(DATA)/enwiki-sample.xml.bz2' \
-	    --output_dir=$(RUN)/tfrecords --vocab=$(RUN)/vocab.txt --max_seq_length=128
+	    --output_dir=$(RUN)/tfrecords --vocab=$(RUN)/vocab.txt --max_seq_length=128 \
+	    --heldout_percent=5
 	$(PY) -m trainers.pretrain --config=tiny --data='$(RUN)/tfrecords/train-*' \
 	    --eval_data='$(RUN)/tfrecords/heldout-*' --model_dir=$(RUN)/model
 	$(PY) -m trainers.export --model_dir=$(RUN)/model --output=$(RUN)/saved_model

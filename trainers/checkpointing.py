@@ -1,7 +1,8 @@
-"""What a checkpoint holds of a Keras 3 model."""
+"""What a checkpoint holds of a Keras 3 model, and restoring weights from another run."""
 from __future__ import annotations
 
 import keras
+import tensorflow as tf
 
 
 def model_state(model: keras.Model) -> list:
@@ -13,3 +14,28 @@ def model_state(model: keras.Model) -> list:
     makes a resumed run draw the same random numbers as an uninterrupted one.
     """
     return list(model.variables)
+
+
+def resolve_checkpoint(path: str) -> str:
+    """A checkpoint prefix: `path` itself, or the latest checkpoint in directory `path`."""
+    if tf.io.gfile.isdir(path):
+        latest = tf.train.latest_checkpoint(path)
+        if latest is None:
+            raise FileNotFoundError(f"no checkpoint in {path}")
+        return latest
+    if not tf.io.gfile.exists(path + ".index"):
+        raise FileNotFoundError(f"{path} is neither a checkpoint prefix nor a directory with checkpoints")
+    return path
+
+
+def restore_weights(model: keras.Model, path: str) -> str:
+    """Loads the model variables of checkpoint (or run directory) `path` into a built `model`,
+    keeping the model's own random-seed states; optimizer and input state are ignored.
+    Returns the checkpoint prefix read."""
+    prefix = resolve_checkpoint(path)
+    seeds = [(v, v.numpy()) for v in model.variables if "seed_generator_state" in v.path]
+    tf.train.Checkpoint(model=model_state(model)).restore(prefix).expect_partial() \
+        .assert_existing_objects_matched()
+    for variable, value in seeds:
+        variable.assign(value)
+    return prefix

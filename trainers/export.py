@@ -21,7 +21,7 @@ import tensorflow as tf
 from configs import PretrainConfig, from_dict
 from models.pretrainer import ElectraPretrainer
 from pipelines.tokenization import load_vocab, make_text_tokenizer
-from trainers.checkpointing import model_state
+from trainers.checkpointing import restore_weights
 
 
 class ReplacedTokenDetector(tf.Module):
@@ -61,13 +61,12 @@ def load_pretrainer(model_dir: str) -> tuple[ElectraPretrainer, dict]:
         config = from_dict(PretrainConfig, json.load(f))
     with tf.io.gfile.GFile(os.path.join(model_dir, "data.json")) as f:
         data = json.load(f)
-    latest = tf.train.latest_checkpoint(model_dir)
-    if latest is None:
+    if tf.train.latest_checkpoint(model_dir) is None:
         raise FileNotFoundError(f"no checkpoint in {model_dir}; run trainers.pretrain first")
     pretrainer = ElectraPretrainer(config.model, data["special_token_ids"])
     zeros = tf.zeros((1, data["max_seq_length"]), tf.int32)
     pretrainer({"input_ids": zeros, "input_mask": zeros, "segment_ids": zeros})
-    tf.train.Checkpoint(model=model_state(pretrainer)).restore(latest).expect_partial().assert_existing_objects_matched()
+    latest = restore_weights(pretrainer, model_dir)
     print(f"restored {latest}")
     return pretrainer, data
 

@@ -34,10 +34,11 @@ def parse_examples(serialized, max_seq_length: int) -> dict:
 def make_dataset(pattern: str, batch_size: int, max_seq_length: int, *, training: bool, seed: int,
                  shuffle_buffer: int = 10_000, input_context: tf.distribute.InputContext | None = None
                  ) -> tf.data.Dataset:
-    """Batches of `batch_size` (per replica) examples.
+    """Batches of `batch_size` (per input pipeline) examples.
 
-    Training: files sharded per input pipeline, shuffled, repeated, records
-    interleaved and shuffled, deterministic for a given seed (so the iterator
+    Training: this pipeline's shard of the files, shuffled, records interleaved
+    and shuffled within each epoch, then repeated: every epoch holds each
+    example exactly once, and the order is fixed by the seed (so the iterator
     state in a checkpoint resumes exactly). Evaluation: one ordered pass.
     """
     files = sorted(tf.io.gfile.glob(pattern))
@@ -49,11 +50,11 @@ def make_dataset(pattern: str, batch_size: int, max_seq_length: int, *, training
             raise ValueError(f"{len(files)} files cannot be sharded over {input_context.num_input_pipelines} workers")
         ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
     if training:
-        ds = ds.shuffle(len(files), seed=seed).repeat()
+        ds = ds.shuffle(len(files), seed=seed)
     ds = ds.interleave(tf.data.TFRecordDataset, cycle_length=min(8, len(files)),
                        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     if training:
-        ds = ds.shuffle(shuffle_buffer, seed=seed)
+        ds = ds.shuffle(shuffle_buffer, seed=seed).repeat()
     ds = ds.batch(batch_size, drop_remainder=training)
     ds = ds.map(lambda x: parse_examples(x, max_seq_length), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)

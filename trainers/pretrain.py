@@ -25,7 +25,10 @@ def parse_args(argv):
     p.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
                    help="dotted config override, repeatable, e.g. train.num_steps=1000")
     p.add_argument("--data", required=True, help="glob of training TFRecords")
-    p.add_argument("--eval_data", default="", help="glob of held-out TFRecords, evaluated at the end")
+    p.add_argument("--eval_data", default="",
+                   help="glob of held-out TFRecords, evaluated every train.eval_every steps and at the end")
+    p.add_argument("--init_checkpoint", default="",
+                   help="start from this checkpoint's (or run directory's) model weights, not its optimizer")
     p.add_argument("--model_dir", required=True)
     p.add_argument("--strategy", default="auto", choices=STRATEGIES)
     p.add_argument("--tpu", default="", help="TPU name or grpc:// address (with --strategy=tpu or auto)")
@@ -81,6 +84,8 @@ def print_heldout_comparison(metrics: dict) -> None:
 def main(argv=None) -> int:
     args = parse_args(argv)
     manifest = load_manifest(args.data)
+    if args.eval_data and not tf.io.gfile.glob(args.eval_data):
+        raise FileNotFoundError(f"no files match --eval_data {args.eval_data!r}")
     config = resolve_config(args, manifest)
     write_run_files(args.model_dir, config, manifest)
     strategy = make_strategy(args.strategy, args.tpu)
@@ -91,7 +96,9 @@ def main(argv=None) -> int:
     step = trainer.restore()
     if step:
         print(f"resumed from {trainer.manager.latest_checkpoint} at step {step}")
-    trainer.train()
+    elif args.init_checkpoint:
+        print(f"initialised the model from {trainer.initialize_from(args.init_checkpoint)}")
+    trainer.train(eval_pattern=args.eval_data)
     if args.eval_data and trainer.step >= config.train.num_steps:
         metrics = trainer.evaluate(args.eval_data, config.train.eval_batches)
         with tf.io.gfile.GFile(os.path.join(args.model_dir, "eval_results.json"), "w") as f:

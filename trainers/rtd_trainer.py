@@ -11,15 +11,17 @@ import tensorflow as tf
 
 from configs import PretrainConfig
 from models.pretrainer import ElectraPretrainer
-from models.rtd_loss import STATISTICS, rtd_metrics, rtd_statistics
+from models.rtd_loss import rtd_metrics, rtd_statistics
 from trainers import baselines
-from trainers.checkpointing import model_state
+from trainers.checkpointing import model_state, restore_weights
 from trainers.distribution import worker_input_context
 from trainers.input_data import make_dataset
 from trainers.optimization import make_optimizer
 from trainers.progress import ProgressLog
 
 SUM = tf.distribute.ReduceOp.SUM
+MEAN = tf.distribute.ReduceOp.MEAN
+MILESTONES = "milestones"  # subdirectory of kept-forever checkpoints
 
 
 class NonFiniteLossError(RuntimeError):
@@ -39,13 +41,20 @@ class RtdTrainer:
         self.config, self.strategy, self.model_dir = config, strategy, model_dir
         self.max_seq_length = max_seq_length
         t = config.train
-        if t.batch_size % strategy.num_replicas_in_sync:
-            raise ValueError(f"batch_size {t.batch_size} is not divisible by {strategy.num_replicas_in_sync} replicas")
+        if t.batch_size % (strategy.num_replicas_in_sync * t.grad_accumulation_steps):
+            raise ValueError(f"batch_size {t.batch_size} is not divisible by {strategy.num_replicas_in_sync} "
+                             f"replica(s) x {t.grad_accumulation_steps} accumulation step(s)")
+        keras.mixed_precision.set_global_policy(t.precision)
         keras.utils.set_random_seed(t.seed)  # initial weights and dropout seeds follow the config
         with strategy.scope():
             self.model = ElectraPretrainer(config.model, special_ids, seed=t.seed)
-            self.optimizer = make_optimizer(t)
-            self.model(self._dummy_batch(), training=False)
+            optimizer = make_optimizer(t)
+            if t.precision == "mixed_float16":
+                optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+            self.optimizer = optimizer
+            # Builds the model; the statistics' shapes give the zeros that sums start from.
+            outputs = self.model(self._dummy_batch(), training=False)
+            self._zero_stats = {k: np.zeros_like(np.asarray(v)) for k, v in rtd_statistics(outputs).items()}
             self.optimizer.build(self.model.trainable_variables)
         # One plain tf.data iterator per worker (checkpointable, unlike tf.distribute
         # iterators); each step splits its batch across the worker's replicas.
@@ -58,6 +67,12 @@ class RtdTrainer:
         self.checkpoint = tf.train.Checkpoint(model=model_state(self.model), optimizer=self.optimizer,
                                               data=self.train_iterator)
         self.manager = tf.train.CheckpointManager(self.checkpoint, model_dir, max_to_keep=t.keep_checkpoints)
+        self.milestones = tf.train.CheckpointManager(self.checkpoint, f"{model_dir}/{MILESTONES}",
+                                                     max_to_keep=None)
+        replica_step = self._replica_step
+        if t.jit_compile:
+            replica_step = tf.function(replica_step, jit_compile=True)
+        self._compiled_replica_step = replica_step
         self._stop_requested = False
 
     def _dummy_batch(self):
@@ -74,23 +89,56 @@ class RtdTrainer:
             self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
         return self.step
 
+    def initialize_from(self, path: str) -> str:
+        """Starts from the model weights of another run's checkpoint (not its optimizer or data position)."""
+        return restore_weights(self.model, path)
+
     # -- training ---------------------------------------------------------
 
-    @tf.autograph.experimental.do_not_convert  # no tensor-dependent control flow; converting costs seconds
-    def _replica_step(self, batch):
-        ctx = tf.distribute.get_replica_context()
+    def _micro_batch_gradients(self, batch, ctx):
+        """Loss gradients of one micro-batch, normalised by its counts over all replicas."""
         m = self.config.model
         variables = self.model.trainable_variables
         with tf.GradientTape() as tape:
             stats = rtd_statistics(self.model(batch, training=True))
             # Normalise by global counts so the summed replica gradients equal
-            # the gradient of the loss over the whole global batch.
+            # the gradient of the loss over the whole global (micro-)batch.
             mlm_count, disc_count = ctx.all_reduce(SUM, [stats["mlm_count"], stats["disc_count"]])
             loss = (m.mlm_weight * stats["mlm_loss_sum"] / tf.maximum(mlm_count, 1e-6)
                     + m.disc_weight * stats["disc_loss_sum"] / tf.maximum(disc_count, 1e-6))
-        grads = ctx.all_reduce(SUM, tape.gradient(loss, variables))
-        grads, norm = tf.clip_by_global_norm(grads, self.config.train.clip_norm)
-        self.optimizer.apply_gradients(zip(grads, variables))
+            if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
+                loss = self.optimizer.scale_loss(loss)
+        grads = tape.gradient(loss, variables)
+        return stats, [tf.convert_to_tensor(g) for g in grads]
+
+    @tf.autograph.experimental.do_not_convert  # no tensor-dependent control flow; converting costs seconds
+    def _replica_step(self, batch):
+        """One optimizer update from this replica's batch: (b, T) features -> (stats, gradient norm).
+
+        With k accumulation steps the batch is processed as k micro-batches
+        whose (count-normalised) gradients are averaged; equal to the full
+        batch's gradient when the micro-batches hold equal token counts.
+        """
+        ctx = tf.distribute.get_replica_context()
+        k = self.config.train.grad_accumulation_steps
+        if k == 1:
+            stats, grads = self._micro_batch_gradients(batch, ctx)
+        else:
+            micro = {name: tf.reshape(v, [k, -1, v.shape[-1]]) for name, v in batch.items()}
+
+            def body(i, stats, grads):
+                s, g = self._micro_batch_gradients({name: v[i] for name, v in micro.items()}, ctx)
+                return (i + 1, tf.nest.map_structure(tf.add, stats, s),
+                        [a + b / k for a, b in zip(grads, g)])
+
+            stats0 = {name: tf.zeros_like(v) for name, v in self._zero_stats.items()}
+            grads0 = [tf.zeros_like(v) for v in self.model.trainable_variables]
+            _, stats, grads = tf.while_loop(lambda i, *_: i < k, body, (tf.constant(0), stats0, grads0))
+        grads = ctx.all_reduce(SUM, grads)
+        norm = tf.linalg.global_norm(grads)
+        if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
+            norm /= self.optimizer.dynamic_scale
+        self.optimizer.apply(grads, self.model.trainable_variables)
         return stats, norm
 
     def _split_across_replicas(self, batch):
@@ -104,55 +152,83 @@ class RtdTrainer:
 
     @tf.function
     def _train_steps(self, iterator, num_steps):
-        totals = {k: tf.constant(0.0) for k in STATISTICS}
+        """Runs `num_steps` updates; returns summed statistics and the mean gradient norm."""
+        totals = {k: tf.constant(v) for k, v in self._zero_stats.items()}
         norm_sum = tf.constant(0.0)
         for _ in tf.range(num_steps):
             batch = self._split_across_replicas(next(iterator))
-            stats, norm = self.strategy.run(self._replica_step, args=(batch,))
+            stats, norm = self.strategy.run(self._compiled_replica_step, args=(batch,))
             totals = {k: totals[k] + self.strategy.reduce(SUM, stats[k], axis=None) for k in totals}
-            norm_sum += self.strategy.reduce(tf.distribute.ReduceOp.MEAN, norm, axis=None)
+            norm_sum += self.strategy.reduce(MEAN, norm, axis=None)
         return totals, norm_sum / tf.cast(num_steps, tf.float32)
 
     def request_stop(self, *_):
         """Signal handler: finish the current loop, checkpoint and return."""
         self._stop_requested = True
 
-    def train(self, log=print, until_step: int | None = None) -> dict:
-        """Trains from the current step to `until_step` (default: num_steps); returns the last metrics."""
+    def _save(self, last_step: int) -> None:
+        t, step = self.config.train, self.step
+        if step % t.checkpoint_every == 0 or step == last_step or self._stop_requested:
+            self.manager.save(checkpoint_number=step)
+        if t.milestone_every and step % t.milestone_every == 0:
+            self.milestones.save(checkpoint_number=step)
+
+    def train(self, log=print, until_step: int | None = None, eval_pattern: str = "") -> dict:
+        """Trains from the current step to `until_step` (default: num_steps); returns the last metrics.
+
+        Every `log_every` steps: one progress line and TensorBoard scalars (all
+        RTD metrics, learning rate, gradient norm, tokens/s, loss scale); with
+        `eval_pattern` and `eval_every`, held-out metrics too.
+        """
         t = self.config.train
         last_step = min(t.num_steps, until_step or t.num_steps)
         writer = tf.summary.create_file_writer(f"{self.model_dir}/train")
         previous = {s: signal.signal(s, self.request_stop) for s in (signal.SIGTERM, signal.SIGINT)}
         progress = ProgressLog(t.num_steps, log)
-        metrics = {}
+        metrics, totals, norms, started, first = {}, None, [], time.perf_counter(), self.step
         try:
             while self.step < last_step and not self._stop_requested:
                 step = self.step
-                chunk = min(t.log_every - step % t.log_every, t.checkpoint_every - step % t.checkpoint_every,
-                            last_step - step)
-                started = time.perf_counter()
-                totals, grad_norm = self._train_steps(self.train_iterator, tf.constant(chunk))
-                metrics = {k: float(v) for k, v in rtd_metrics(totals, self.config.model.mlm_weight,
-                                                                self.config.model.disc_weight).items()}
-                if not math.isfinite(metrics["loss"]):
-                    raise NonFiniteLossError(
-                        f"non-finite loss {metrics['loss']} in steps {step}..{step + chunk}; "
-                        f"the last good checkpoint is {self.manager.latest_checkpoint}")
-                metrics.update(grad_norm=float(grad_norm),
-                               learning_rate=float(self.optimizer.learning_rate),
-                               tokens_per_sec=float(totals["disc_count"]) / (time.perf_counter() - started))
-                progress.update(self.step, chunk, metrics)
-                with writer.as_default(step=self.step):
-                    for name, value in metrics.items():
-                        tf.summary.scalar(name, value)
-                if self.step % t.checkpoint_every == 0 or self.step == last_step or self._stop_requested:
-                    self.manager.save(checkpoint_number=self.step)
+                boundaries = [t.log_every, t.checkpoint_every, t.steps_per_loop] + [
+                    every for every in (t.milestone_every, t.eval_every if eval_pattern else 0) if every]
+                chunk = min([every - step % every for every in boundaries] + [last_step - step])
+                chunk_totals, grad_norm = self._train_steps(self.train_iterator, tf.constant(chunk))
+                totals = chunk_totals if totals is None else {k: totals[k] + v for k, v in chunk_totals.items()}
+                norms.append(float(grad_norm) * chunk)
+                step = self.step
+                if step % t.log_every == 0 or step == last_step or self._stop_requested:
+                    metrics = self._log_metrics(totals, sum(norms) / max(1, step - first), started)
+                    progress.update(step, step - first, metrics)
+                    with writer.as_default(step=step):
+                        for name, value in metrics.items():
+                            tf.summary.scalar(name, value)
+                    totals, norms, started, first = None, [], time.perf_counter(), step
+                self._save(last_step)
+                if eval_pattern and t.eval_every and step % t.eval_every == 0 and step < last_step:
+                    evaluation = self.evaluate(eval_pattern, t.eval_batches)
+                    log(f"eval at step {step}: disc_loss {evaluation['disc_loss']:.4f} "
+                        f"mlm_accuracy {evaluation['mlm_accuracy']:.4f}")
         finally:
             for s, handler in previous.items():
                 signal.signal(s, handler)
             writer.flush()
         if self._stop_requested:
             log(f"stopped at step {self.step}; checkpoint saved to {self.manager.latest_checkpoint}")
+        return metrics
+
+    def _log_metrics(self, totals: dict, grad_norm: float, started: float) -> dict:
+        """Scalars for one logging interval; raises NonFiniteLossError on a non-finite loss."""
+        m = self.config.model
+        metrics = {k: float(v) for k, v in rtd_metrics(totals, m.mlm_weight, m.disc_weight).items()
+                   if np.ndim(v) == 0}
+        if not math.isfinite(metrics["loss"]):
+            raise NonFiniteLossError(
+                f"non-finite loss {metrics['loss']} before step {self.step}; "
+                f"the last good checkpoint is {self.manager.latest_checkpoint}")
+        metrics.update(grad_norm=grad_norm, learning_rate=float(self.optimizer.learning_rate),
+                       tokens_per_sec=float(totals["disc_count"]) / (time.perf_counter() - started))
+        if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
+            metrics["loss_scale"] = float(self.optimizer.dynamic_scale)
         return metrics
 
     # -- evaluation -------------------------------------------------------
@@ -180,12 +256,12 @@ class RtdTrainer:
             return ({k: self.strategy.reduce(SUM, v, axis=None) for k, v in stats.items()},
                     self.strategy.reduce(SUM, counts, axis=None))
 
-        totals = {k: 0.0 for k in STATISTICS}
+        totals = {k: np.zeros_like(v) for k, v in self._zero_stats.items()}
         target_counts = np.zeros(vocab_size)
         batches = 0
         for batch in dataset:
             stats, counts = eval_step(batch)
-            totals = {k: totals[k] + float(stats[k]) for k in totals}
+            totals = {k: totals[k] + stats[k].numpy() for k in totals}
             target_counts += counts.numpy()
             batches += 1
             if batches >= max_batches:
@@ -193,15 +269,15 @@ class RtdTrainer:
         self.model.seed_generator.state.assign(seed_state)
         if not batches:
             raise ValueError(f"no held-out examples in {pattern!r}")
+        m = self.config.model
         metrics = {k: float(v) for k, v in rtd_metrics(
-            {k: tf.constant(v) for k, v in totals.items()},
-            self.config.model.mlm_weight, self.config.model.disc_weight).items()}
+            {k: tf.constant(v) for k, v in totals.items()}, m.mlm_weight, m.disc_weight).items()
+            if np.ndim(v) == 0}
         metrics.update(
-            batches=batches, tokens=totals["disc_count"], masked_positions=totals["mlm_count"],
+            batches=batches, tokens=float(totals["disc_count"]), masked_positions=float(totals["mlm_count"]),
             constant_disc_loss=baselines.constant_disc_loss(metrics["replaced_fraction"]),
             most_frequent_token_accuracy=baselines.most_frequent_token_accuracy(target_counts))
         with tf.summary.create_file_writer(f"{self.model_dir}/eval").as_default(step=self.step):
             for name, value in metrics.items():
                 tf.summary.scalar(name, value)
         return metrics
-
