@@ -1,10 +1,12 @@
 """ELECTRA example packing: exact hand-derived outputs, invariants, rates."""
+import inspect
 import random
+import sys
 
 import pytest
 import tensorflow as tf
 
-from pipelines import packing
+from pipelines import packing, tokenization
 
 CLS, SEP = 2, 3
 
@@ -155,3 +157,55 @@ def test_pad_and_serialize():
     assert parsed["input_ids"].numpy().tolist() == ids
     assert parsed["input_mask"].numpy().tolist() == mask
     assert parsed["segment_ids"].numpy().tolist() == segments
+
+
+class _DrawCounter(random.Random):
+    """Counts short-target draws (randint) and single-segment decisions (the
+    first draw of each _split_segments call) of the packer."""
+
+    def __init__(self, seed):
+        super().__init__(seed)
+        self.short = self.single = self.examples = 0
+
+    def randint(self, a, b):
+        self.short += 1
+        return super().randint(a, b)
+
+    def random(self):
+        value = super().random()
+        caller = sys._getframe(1)
+        if caller.f_code.co_name == "_split_segments" and caller.f_lineno == _DECISION_LINE:
+            self.examples += 1
+            self.single += value < packing.SINGLE_SEGMENT_PROB
+        return value
+
+
+_DECISION_LINE = next(i for i, line in enumerate(
+    inspect.getsource(packing).splitlines(), 1) if "< SINGLE_SEGMENT_PROB" in line)
+
+
+def test_invariants_and_rates_on_the_wikipedia_sample(bert_vocab, wiki_documents):
+    tokenizer = tokenization.WordpieceTokenizer(bert_vocab)
+    cls, sep = tokenizer.special_ids["cls"], tokenizer.special_ids["sep"]
+    documents = [(doc_id, tokenizer.tokenize_lines(lines)) for doc_id, lines in wiki_documents]
+    short = single = total = no_b = 0
+    for seed in range(3):
+        for doc_id, sentences in documents:
+            rng = _DrawCounter(packing.document_rng(seed, doc_id).random())
+            examples = packing.pack_document(sentences, 128, cls, sep, rng)
+            doc_tokens = [t for s in sentences for t in s]
+            for input_ids, segment_ids in examples:
+                assert len(input_ids) <= 128 and input_ids[0] == cls and input_ids[-1] == sep
+                seps = [i for i, t in enumerate(input_ids) if t == sep]
+                assert segment_ids == [0] * (seps[0] + 1) + [1] * (len(input_ids) - seps[0] - 1)
+                for segment in (0, 1):  # document order, and only this document's tokens
+                    part = [t for t, g in zip(input_ids, segment_ids)
+                            if g == segment and t not in (cls, sep)]
+                    assert _is_subsequence(part, doc_tokens)
+                no_b += 1 not in segment_ids
+            assert rng.examples == len(examples)
+            short, single, total = short + rng.short, single + rng.single, total + len(examples)
+    assert total > 12000
+    assert short / total == pytest.approx(0.05, abs=0.006)  # 3 sigma at n = 12000
+    assert single / total == pytest.approx(0.10, abs=0.009)
+    assert no_b >= single  # single segment, or nothing left for B
