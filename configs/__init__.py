@@ -1,6 +1,14 @@
 """Configuration: frozen dataclasses and named presets."""
+
 from configs.presets import PRESETS, get_config, with_vocab_size
 from configs.pretrain_config import (
-    GENERATORS, OBJECTIVES, SHARING, EncoderConfig, ModelConfig, PretrainConfig, TrainConfig,
-    apply_overrides, from_dict,
+    GENERATORS,
+    OBJECTIVES,
+    SHARING,
+    EncoderConfig,
+    ModelConfig,
+    PretrainConfig,
+    TrainConfig,
+    apply_overrides,
+    from_dict,
 )

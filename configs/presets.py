@@ -3,12 +3,17 @@
 The paper trains Small on 128-token sequences and Base/Large on 512; the
 max_predictions_per_seq values follow from that.
 """
+
 from __future__ import annotations
 
 import dataclasses
 
 from configs.pretrain_config import (
-    EncoderConfig, ModelConfig, PretrainConfig, TrainConfig, apply_overrides,
+    EncoderConfig,
+    ModelConfig,
+    PretrainConfig,
+    TrainConfig,
+    apply_overrides,
 )
 
 
@@ -17,13 +22,23 @@ def tiny() -> PretrainConfig:
     return PretrainConfig(
         model=ModelConfig(
             encoder=EncoderConfig(
-                embedding_size=64, hidden_size=128, num_layers=2, num_heads=4,
-                intermediate_size=512, max_position_embeddings=128,
-            ),
+                embedding_size=64,
+                hidden_size=128,
+                num_layers=2,
+                num_heads=4,
+                intermediate_size=512,
+                max_position_embeddings=128,
+            )
         ),
         train=TrainConfig(
-            batch_size=32, num_steps=1200, learning_rate=2e-3, warmup_steps=100,
-            shuffle_buffer=2000, log_every=50, checkpoint_every=200, eval_batches=20,
+            batch_size=32,
+            num_steps=1200,
+            learning_rate=2e-3,
+            warmup_steps=100,
+            shuffle_buffer=2000,
+            log_every=50,
+            checkpoint_every=200,
+            eval_batches=20,
         ),
     )
 
@@ -38,7 +53,8 @@ def base() -> PretrainConfig:
     return PretrainConfig(
         model=ModelConfig(
             encoder=EncoderConfig(
-                embedding_size=768, hidden_size=768, num_heads=12, intermediate_size=3072),
+                embedding_size=768, hidden_size=768, num_heads=12, intermediate_size=3072
+            ),
             generator_size=1 / 3,
             max_predictions_per_seq=79,  # int((0.15 + 0.005) * 512), as in the ELECTRA release
         ),
@@ -51,7 +67,10 @@ def large() -> PretrainConfig:
     return PretrainConfig(
         model=ModelConfig(
             encoder=EncoderConfig(
-                embedding_size=1024, hidden_size=1024, num_layers=24, num_heads=16,
+                embedding_size=1024,
+                hidden_size=1024,
+                num_layers=24,
+                num_heads=16,
                 intermediate_size=4096,
             ),
             mask_rate=0.25,

@@ -4,13 +4,13 @@ A `PretrainConfig` is a tree of frozen dataclasses. Presets (`configs.presets`)
 differ from the defaults here only where they must. Overrides are dotted keys
 (`train.num_steps=100`); unknown keys are errors.
 """
+
 from __future__ import annotations
 
 import dataclasses
 import json
 import typing
 from typing import Any
-
 
 OBJECTIVES = ("electra", "electra_15", "mlm", "replace_mlm", "all_tokens_mlm")
 GENERATORS = ("masked_lm", "uniform", "unigram")
@@ -40,10 +40,14 @@ class EncoderConfig:
 
     def __post_init__(self):
         if self.hidden_size % self.num_heads:
-            raise ValueError(f"hidden_size {self.hidden_size} is not divisible by num_heads {self.num_heads}")
+            raise ValueError(
+                f"hidden_size {self.hidden_size} is not divisible by num_heads {self.num_heads}"
+            )
         if not 0 <= self.num_hidden_groups <= self.num_layers:
-            raise ValueError(f"num_hidden_groups must be in [0, num_layers={self.num_layers}], "
-                             f"got {self.num_hidden_groups}")
+            raise ValueError(
+                f"num_hidden_groups must be in [0, num_layers={self.num_layers}], "
+                f"got {self.num_hidden_groups}"
+            )
 
     @property
     def num_groups(self) -> int:
@@ -53,7 +57,7 @@ class EncoderConfig:
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
-    """Discriminator sizes, generator, sharing and the pre-training objective (ELECTRA paper, sec. 2-3).
+    """Discriminator sizes, generator, sharing and objective (ELECTRA paper, sec. 2-3).
 
     objective: "electra" (replaced token detection over all tokens), "electra_15"
       (discriminator loss on the masked positions only), "mlm" (BERT: the
@@ -97,18 +101,28 @@ class ModelConfig:
     two_stage_generator_steps: int = 0
 
     def __post_init__(self):
-        for name, allowed in (("objective", OBJECTIVES), ("generator", GENERATORS), ("sharing", SHARING)):
+        for name, allowed in (
+            ("objective", OBJECTIVES),
+            ("generator", GENERATORS),
+            ("sharing", SHARING),
+        ):
             if getattr(self, name) not in allowed:
-                raise ValueError(f"model.{name} must be one of {allowed}, got {getattr(self, name)!r}")
+                raise ValueError(
+                    f"model.{name} must be one of {allowed}, got {getattr(self, name)!r}"
+                )
         if self.sharing == "all" and self.generator_size != 1:
-            raise ValueError("sharing 'all' ties every generator weight to the discriminator; "
-                             f"it needs generator_size 1, got {self.generator_size}")
+            raise ValueError(
+                "sharing 'all' ties every generator weight to the discriminator; "
+                f"it needs generator_size 1, got {self.generator_size}"
+            )
         if self.two_stage_generator_steps < 0:
             raise ValueError("two_stage_generator_steps must be >= 0")
         if self.two_stage_generator_steps:
             if (self.sharing, self.generator_size, self.generator) != ("none", 1, "masked_lm"):
-                raise ValueError("two-stage training initialises the discriminator from the generator: "
-                                 "it needs sharing 'none', generator_size 1 and generator 'masked_lm'")
+                raise ValueError(
+                    "two-stage training initialises the discriminator from the generator: "
+                    "it needs sharing 'none', generator_size 1 and generator 'masked_lm'"
+                )
             if self.objective not in ("electra", "electra_15"):
                 raise ValueError("two-stage training needs an ELECTRA objective")
         if not 0 < self.mask_rate < 1 or not 0 <= self.mask_token_fraction <= 1:
@@ -165,19 +179,31 @@ class TrainConfig:
     seed: int = 12345
 
     def __post_init__(self):
-        choices = {"optimizer": ("adamw", "lamb"),
-                   "precision": ("float32", "mixed_bfloat16", "mixed_float16")}
+        choices = {
+            "optimizer": ("adamw", "lamb"),
+            "precision": ("float32", "mixed_bfloat16", "mixed_float16"),
+        }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"train.{name}={getattr(self, name)!r}; choose one of {allowed}")
-        positive = ("batch_size", "num_steps", "grad_accumulation_steps", "steps_per_loop",
-                    "log_every", "checkpoint_every", "keep_checkpoints", "eval_batches")
+        positive = (
+            "batch_size",
+            "num_steps",
+            "grad_accumulation_steps",
+            "steps_per_loop",
+            "log_every",
+            "checkpoint_every",
+            "keep_checkpoints",
+            "eval_batches",
+        )
         for name in positive:
             if getattr(self, name) < 1:
                 raise ValueError(f"train.{name} must be >= 1, got {getattr(self, name)}")
         if self.batch_size % self.grad_accumulation_steps:
-            raise ValueError(f"train.batch_size={self.batch_size} is not divisible by "
-                             f"train.grad_accumulation_steps={self.grad_accumulation_steps}")
+            raise ValueError(
+                f"train.batch_size={self.batch_size} is not divisible by "
+                f"train.grad_accumulation_steps={self.grad_accumulation_steps}"
+            )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -187,8 +213,10 @@ class PretrainConfig:
 
     def __post_init__(self):
         if self.model.two_stage_generator_steps >= self.train.num_steps:
-            raise ValueError(f"model.two_stage_generator_steps ({self.model.two_stage_generator_steps}) "
-                             f"must be below train.num_steps ({self.train.num_steps})")
+            raise ValueError(
+                f"model.two_stage_generator_steps ({self.model.two_stage_generator_steps}) "
+                f"must be below train.num_steps ({self.train.num_steps})"
+            )
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -203,11 +231,15 @@ def from_dict(cls, data: dict):
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = set(data) - names
     if unknown:
-        raise ValueError(f"unknown config keys for {cls.__name__}: {sorted(unknown)}; valid: {sorted(names)}")
+        raise ValueError(
+            f"unknown config keys for {cls.__name__}: {sorted(unknown)}; valid: {sorted(names)}"
+        )
     kwargs = {}
     for key, value in data.items():
         field_type = hints[key]
-        kwargs[key] = from_dict(field_type, value) if dataclasses.is_dataclass(field_type) else value
+        kwargs[key] = (
+            from_dict(field_type, value) if dataclasses.is_dataclass(field_type) else value
+        )
     return cls(**kwargs)
 
 

@@ -1,4 +1,5 @@
 """The embedding block: word + position + segment embeddings, LayerNorm, dropout."""
+
 from __future__ import annotations
 
 import keras
@@ -27,13 +28,17 @@ class EmbeddingBlock(keras.layers.Layer):
         init = truncated_normal(config.initializer_range)
         e = config.embedding_size
         self.word_embeddings = self.add_weight(
-            shape=(config.vocab_size, e), initializer=init, name="word_embeddings")
+            shape=(config.vocab_size, e), initializer=init, name="word_embeddings"
+        )
         self.position_embeddings = self.add_weight(
-            shape=(config.max_position_embeddings, e), initializer=init, name="position_embeddings")
+            shape=(config.max_position_embeddings, e), initializer=init, name="position_embeddings"
+        )
         self.segment_embeddings = self.add_weight(
-            shape=(config.type_vocab_size, e), initializer=init, name="segment_embeddings")
+            shape=(config.type_vocab_size, e), initializer=init, name="segment_embeddings"
+        )
         self.layer_norm = keras.layers.LayerNormalization(
-            epsilon=config.layer_norm_epsilon, name="layer_norm")
+            epsilon=config.layer_norm_epsilon, name="layer_norm"
+        )
         self.layer_norm.build((None, None, e))
         self.dropout = keras.layers.Dropout(config.dropout_rate)
 

@@ -4,6 +4,7 @@ Initialisation follows the ELECTRA release: truncated normal(0.02) for
 embeddings and Transformer kernels, zero biases; the embedding projection
 (`embeddings_project` there) is a plain dense layer with Glorot-uniform init.
 """
+
 from __future__ import annotations
 
 import keras
@@ -29,12 +30,17 @@ class TransformerLayer(keras.layers.Layer):
         h, init = config.hidden_size, truncated_normal(config.initializer_range)
         eps = config.layer_norm_epsilon
         self.attention = keras.layers.MultiHeadAttention(
-            num_heads=config.num_heads, key_dim=h // config.num_heads,
-            dropout=config.attention_dropout_rate, kernel_initializer=init, name="attention")
+            num_heads=config.num_heads,
+            key_dim=h // config.num_heads,
+            dropout=config.attention_dropout_rate,
+            kernel_initializer=init,
+            name="attention",
+        )
         self.attention_dropout = keras.layers.Dropout(config.dropout_rate)
         self.attention_norm = keras.layers.LayerNormalization(epsilon=eps, name="attention_norm")
         self.intermediate = keras.layers.Dense(
-            config.intermediate_size, kernel_initializer=init, name="intermediate")
+            config.intermediate_size, kernel_initializer=init, name="intermediate"
+        )
         self.output_dense = keras.layers.Dense(h, kernel_initializer=init, name="output")
         self.output_dropout = keras.layers.Dropout(config.dropout_rate)
         self.output_norm = keras.layers.LayerNormalization(epsilon=eps, name="output_norm")
@@ -67,7 +73,9 @@ class Encoder(keras.layers.Layer):
         self.projection = None
         if embeddings.config.embedding_size != config.hidden_size:
             self.projection = keras.layers.Dense(config.hidden_size, name="embedding_projection")
-        self.layers = [TransformerLayer(config, name=f"layer_{i}") for i in range(config.num_groups)]
+        self.layers = [
+            TransformerLayer(config, name=f"layer_{i}") for i in range(config.num_groups)
+        ]
         self.schedule = layer_groups(config.num_layers, config.num_groups)
 
     def call(self, input_ids, input_mask, segment_ids, training=None):

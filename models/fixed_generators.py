@@ -5,6 +5,7 @@ vocabulary equally likely). The unigram generator samples tokens by their
 frequency in the training corpus; its log-probabilities live in a
 non-trainable weight (so checkpoints keep them) set from counts.
 """
+
 from __future__ import annotations
 
 import keras
@@ -39,7 +40,8 @@ class FixedDistributionHead(keras.layers.Layer):
         super().__init__(**kwargs)
         self.vocab_size = vocab_size
         self.logits = self.add_weight(
-            shape=(vocab_size,), initializer="zeros", trainable=False, name="logits")
+            shape=(vocab_size,), initializer="zeros", trainable=False, name="logits"
+        )
 
     def set_logits(self, logits) -> None:
         self.logits.assign(ops.convert_to_tensor(logits, "float32"))

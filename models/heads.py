@@ -1,4 +1,5 @@
 """Output heads: the tied masked-LM head and the replaced-token (RTD) head."""
+
 from __future__ import annotations
 
 import keras
@@ -23,9 +24,11 @@ class MaskedLMHead(keras.layers.Layer):
         width = embeddings.config.embedding_size
         self.dense = keras.layers.Dense(width, kernel_initializer=init, name="transform")
         self.layer_norm = keras.layers.LayerNormalization(
-            epsilon=config.layer_norm_epsilon, name="layer_norm")
+            epsilon=config.layer_norm_epsilon, name="layer_norm"
+        )
         self.output_bias = self.add_weight(
-            shape=(config.vocab_size,), initializer="zeros", name="output_bias")
+            shape=(config.vocab_size,), initializer="zeros", name="output_bias"
+        )
 
     def call(self, hidden):
         x = self.layer_norm(gelu(self.dense(hidden)))
@@ -43,7 +46,9 @@ class ReplacedTokenHead(keras.layers.Layer):
     def __init__(self, config: EncoderConfig, **kwargs):
         super().__init__(**kwargs)
         init = truncated_normal(config.initializer_range)
-        self.dense = keras.layers.Dense(config.hidden_size, kernel_initializer=init, name="transform")
+        self.dense = keras.layers.Dense(
+            config.hidden_size, kernel_initializer=init, name="transform"
+        )
         self.logit = keras.layers.Dense(1, name="logit")
 
     def call(self, hidden):

@@ -12,6 +12,7 @@ The ELECTRA release draws positions with replacement (tf.random.categorical)
 and merges duplicates; here they are drawn without replacement, as the
 design asks, so every sequence gets exactly its count.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -54,12 +55,16 @@ def scatter_positions(ids, positions, values, weights):
 
 def positions_indicator(positions, weights, length: int):
     """(B, T) float: 1 at the selected positions (weights > 0), 0 elsewhere."""
-    hits = ops.one_hot(positions, length, dtype="float32") * ops.cast(weights > 0, "float32")[..., None]
+    hits = (
+        ops.one_hot(positions, length, dtype="float32")
+        * ops.cast(weights > 0, "float32")[..., None]
+    )
     return ops.minimum(ops.sum(hits, axis=1), 1.0)
 
 
-def select_positions(input_ids, input_mask, special_ids, mask_rate: float, max_predictions: int,
-                     seed):
+def select_positions(
+    input_ids, input_mask, special_ids, mask_rate: float, max_predictions: int, seed
+):
     """Chooses positions to predict, uniformly without replacement.
 
     input_ids, input_mask: (B, T) int. special_ids: ids never chosen.
@@ -84,8 +89,17 @@ def select_positions(input_ids, input_mask, special_ids, mask_rate: float, max_p
     return ops.cast(positions, "int32"), ops.cast(weights, "float32")
 
 
-def apply_masking(input_ids, positions, weights, draws, random_ids, *, mask_id: int,
-                  mask_token_fraction: float, random_token_fraction: float = 0.0):
+def apply_masking(
+    input_ids,
+    positions,
+    weights,
+    draws,
+    random_ids,
+    *,
+    mask_id: int,
+    mask_token_fraction: float,
+    random_token_fraction: float = 0.0,
+):
     """input_ids (B, T) with the selected positions masked, given the random draws.
 
     draws (B, P) uniform in [0, 1): < mask_token_fraction -> [MASK]; below
@@ -98,20 +112,38 @@ def apply_masking(input_ids, positions, weights, draws, random_ids, *, mask_id: 
     return scatter_positions(input_ids, positions, values, weights)
 
 
-def mask_tokens(input_ids, input_mask, *, special_ids, mask_id: int, mask_rate: float,
-                max_predictions: int, mask_token_fraction: float, seed,
-                random_token_fraction: float = 0.0, vocab_size: int = 1) -> MaskedBatch:
+def mask_tokens(
+    input_ids,
+    input_mask,
+    *,
+    special_ids,
+    mask_id: int,
+    mask_rate: float,
+    max_predictions: int,
+    mask_token_fraction: float,
+    seed,
+    random_token_fraction: float = 0.0,
+    vocab_size: int = 1,
+) -> MaskedBatch:
     """Selects positions and masks them (see module doc). Shapes as MaskedBatch.
 
     Random replacement ids are uniform over [0, vocab_size), as in BERT.
     """
     positions, weights = select_positions(
-        input_ids, input_mask, special_ids, mask_rate, max_predictions, seed)
+        input_ids, input_mask, special_ids, mask_rate, max_predictions, seed
+    )
     draws = keras.random.uniform(ops.shape(weights), seed=seed)
     random_ids = ops.zeros_like(positions)
     if random_token_fraction > 0:
         random_ids = keras.random.randint(ops.shape(positions), 0, vocab_size, seed=seed)
     masked_ids = apply_masking(
-        input_ids, positions, weights, draws, random_ids, mask_id=mask_id,
-        mask_token_fraction=mask_token_fraction, random_token_fraction=random_token_fraction)
+        input_ids,
+        positions,
+        weights,
+        draws,
+        random_ids,
+        mask_id=mask_id,
+        mask_token_fraction=mask_token_fraction,
+        random_token_fraction=random_token_fraction,
+    )
     return MaskedBatch(masked_ids, positions, gather_positions(input_ids, positions), weights)

@@ -1,4 +1,5 @@
 """Parameter counts from a config, without building the model."""
+
 from __future__ import annotations
 
 from configs import EncoderConfig, ModelConfig
@@ -55,5 +56,8 @@ def parameter_counts(config: ModelConfig) -> dict:
             generator += stack_parameters(g, e)
         if config.sharing == "none":
             generator += embedding_parameters(g)
-    return {"discriminator": discriminator, "generator": generator,
-            "total": discriminator + generator}
+    return {
+        "discriminator": discriminator,
+        "generator": generator,
+        "total": discriminator + generator,
+    }

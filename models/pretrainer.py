@@ -2,6 +2,7 @@
 and the paper's variants (sec. 3.1-3.2): weight sharing, fixed generators, the
 BERT, ELECTRA 15%, Replace MLM and All-Tokens MLM objectives.
 """
+
 from __future__ import annotations
 
 import keras
@@ -13,7 +14,11 @@ from models.encoder import Encoder
 from models.fixed_generators import FixedDistributionHead, unigram_logits
 from models.heads import MaskedLMHead, ReplacedTokenHead
 from models.masking import (
-    BERT_MASK_FRACTION, BERT_RANDOM_FRACTION, gather_positions, mask_tokens, positions_indicator,
+    BERT_MASK_FRACTION,
+    BERT_RANDOM_FRACTION,
+    gather_positions,
+    mask_tokens,
+    positions_indicator,
 )
 from models.sampling import gumbel_max_sample, replace_tokens
 
@@ -60,7 +65,8 @@ class ElectraPretrainer(keras.Model):
                 self.discriminator_head = ReplacedTokenHead(disc_config, name="discriminator_head")
             if config.objective in ("replace_mlm", "all_tokens_mlm"):
                 self.discriminator_mlm_head = MaskedLMHead(
-                    disc_config, self.embeddings, name="discriminator_mlm_head")
+                    disc_config, self.embeddings, name="discriminator_mlm_head"
+                )
         self.seed_generator = keras.random.SeedGenerator(seed, name="rtd_seed")
 
     def _build_generator(self, config: ModelConfig) -> None:
@@ -68,7 +74,8 @@ class ElectraPretrainer(keras.Model):
         self.generator = None
         if config.generator != "masked_lm":
             self.generator_head = FixedDistributionHead(
-                config.encoder.vocab_size, name=f"{config.generator}_generator")
+                config.encoder.vocab_size, name=f"{config.generator}_generator"
+            )
             return
         gen_config = config.generator_encoder()
         if config.sharing == "all":
@@ -79,7 +86,9 @@ class ElectraPretrainer(keras.Model):
         else:
             own = EmbeddingBlock(gen_config, name="generator_embeddings")
             self.generator = Encoder(gen_config, own, name="generator")
-        self.generator_head = MaskedLMHead(gen_config, self.generator.embeddings, name="generator_head")
+        self.generator_head = MaskedLMHead(
+            gen_config, self.generator.embeddings, name="generator_head"
+        )
 
     def set_unigram_counts(self, counts) -> None:
         """Sets the unigram generator from token counts (V,) of the training data."""
@@ -107,13 +116,20 @@ class ElectraPretrainer(keras.Model):
         special = (self.special_ids["pad"], self.special_ids["cls"], self.special_ids["sep"])
         bert = c.objective == "mlm"
         masked = mask_tokens(
-            input_ids, input_mask, special_ids=special, mask_id=self.special_ids["mask"],
-            mask_rate=c.mask_rate, max_predictions=c.max_predictions_per_seq,
+            input_ids,
+            input_mask,
+            special_ids=special,
+            mask_id=self.special_ids["mask"],
+            mask_rate=c.mask_rate,
+            max_predictions=c.max_predictions_per_seq,
             mask_token_fraction=BERT_MASK_FRACTION if bert else c.mask_token_fraction,
             random_token_fraction=BERT_RANDOM_FRACTION if bert else 0.0,
-            vocab_size=c.encoder.vocab_size, seed=self.seed_generator)
+            vocab_size=c.encoder.vocab_size,
+            seed=self.seed_generator,
+        )
         mlm_logits = self.generator_logits(
-            masked.input_ids, input_mask, segment_ids, masked.positions, training=training)
+            masked.input_ids, input_mask, segment_ids, masked.positions, training=training
+        )
         outputs = {
             "generator_input_ids": masked.input_ids,
             "mlm_positions": masked.positions,
@@ -126,13 +142,18 @@ class ElectraPretrainer(keras.Model):
             return outputs
         sampled = gumbel_max_sample(mlm_logits, c.temperature, self.seed_generator)
         corrupted, labels = replace_tokens(
-            input_ids, input_mask, masked.positions, masked.weights, sampled)
+            input_ids, input_mask, masked.positions, masked.weights, sampled
+        )
         outputs.update(sampled_ids=sampled, disc_input_ids=corrupted, disc_labels=labels)
         hidden = self.discriminator(corrupted, input_mask, segment_ids, training=training)
         if c.objective == "replace_mlm":
             outputs.update(
-                main_mlm_logits=self.discriminator_mlm_head(gather_positions(hidden, masked.positions)),
-                main_mlm_targets=masked.targets, main_mlm_weights=masked.weights)
+                main_mlm_logits=self.discriminator_mlm_head(
+                    gather_positions(hidden, masked.positions)
+                ),
+                main_mlm_targets=masked.targets,
+                main_mlm_weights=masked.weights,
+            )
             return outputs
         outputs["disc_logits"] = self.discriminator_head(hidden)
         if c.objective == "electra_15":
@@ -141,6 +162,9 @@ class ElectraPretrainer(keras.Model):
         else:
             outputs["disc_weights"] = ops.cast(input_mask, "float32")
         if c.objective == "all_tokens_mlm":
-            outputs.update(main_mlm_logits=self.discriminator_mlm_head(hidden),
-                           main_mlm_targets=input_ids, main_mlm_weights=ops.cast(input_mask, "float32"))
+            outputs.update(
+                main_mlm_logits=self.discriminator_mlm_head(hidden),
+                main_mlm_targets=input_ids,
+                main_mlm_weights=ops.cast(input_mask, "float32"),
+            )
         return outputs

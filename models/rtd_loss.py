@@ -16,6 +16,7 @@ tf.metrics.auc's 200 thresholds) over the discriminator's tokens; the release
 also fed padding to it as confident negatives, which inflates AUC, so padding
 is left out here.
 """
+
 from __future__ import annotations
 
 from keras import ops
@@ -23,15 +24,26 @@ from keras import ops
 from configs import ModelConfig
 
 AUC_BUCKETS = 200
-STATISTICS = ("mlm_loss_sum", "mlm_correct", "sampled_correct", "mlm_count", "disc_loss_sum",
-              "disc_correct", "disc_count", "replaced", "predicted_replaced", "true_positive",
-              "positive_histogram", "negative_histogram")
+STATISTICS = (
+    "mlm_loss_sum",
+    "mlm_correct",
+    "sampled_correct",
+    "mlm_count",
+    "disc_loss_sum",
+    "disc_correct",
+    "disc_count",
+    "replaced",
+    "predicted_replaced",
+    "true_positive",
+    "positive_histogram",
+    "negative_histogram",
+)
 # Shapes of the statistics that are not scalars.
 STATISTIC_SHAPES = {"positive_histogram": (AUC_BUCKETS,), "negative_histogram": (AUC_BUCKETS,)}
 
 
 def sigmoid_cross_entropy(logits, labels):
-    """Stable elementwise -[y log s(z) + (1 - y) log(1 - s(z))] = max(z, 0) - z y + log(1 + e^-|z|)."""
+    """Stable -[y log s(z) + (1 - y) log(1 - s(z))] = max(z, 0) - z y + log(1 + e^-|z|)."""
     return ops.relu(logits) - logits * labels + ops.log1p(ops.exp(-ops.abs(logits)))
 
 
@@ -43,7 +55,8 @@ def _mlm_sums(logits, targets, weights):
     """(loss sum, correct sum) of a softmax over (..., V) at weighted targets."""
     log_probs = ops.log_softmax(ops.cast(logits, "float32"), axis=-1)
     target_log_probs = ops.squeeze(
-        ops.take_along_axis(log_probs, ops.expand_dims(targets, -1), axis=-1), -1)
+        ops.take_along_axis(log_probs, ops.expand_dims(targets, -1), axis=-1), -1
+    )
     predictions = ops.cast(ops.argmax(log_probs, axis=-1), targets.dtype)
     return _total(-target_log_probs, weights), _total(ops.equal(predictions, targets), weights)
 
@@ -61,8 +74,9 @@ def copy_mlm_sums(logits, copy_logits, input_ids, targets, weights):
     log_copy, log_generate = -ops.softplus(z), -ops.softplus(-z)
     log_q_target = ops.squeeze(ops.take_along_axis(log_q, ops.expand_dims(targets, -1), -1), -1)
     same = ops.equal(targets, input_ids)
-    log_p = ops.where(same, ops.logaddexp(log_copy, log_generate + log_q_target),
-                      log_generate + log_q_target)
+    log_p = ops.where(
+        same, ops.logaddexp(log_copy, log_generate + log_q_target), log_generate + log_q_target
+    )
     log_q_input = ops.squeeze(ops.take_along_axis(log_q, ops.expand_dims(input_ids, -1), -1), -1)
     best = ops.cast(ops.argmax(log_q, axis=-1), targets.dtype)
     log_p_input = ops.logaddexp(log_copy, log_generate + log_q_input)
@@ -96,7 +110,9 @@ def rtd_statistics(outputs: dict) -> dict:
     stats.update({k: ops.zeros(s, "float32") for k, s in STATISTIC_SHAPES.items()})
     stats.update(mlm_loss_sum=mlm_loss_sum, mlm_correct=mlm_correct, mlm_count=ops.sum(weights))
     if "sampled_ids" in outputs:
-        stats["sampled_correct"] = _total(ops.equal(ops.cast(outputs["sampled_ids"], "int32"), targets), weights)
+        stats["sampled_correct"] = _total(
+            ops.equal(ops.cast(outputs["sampled_ids"], "int32"), targets), weights
+        )
     if "disc_logits" in outputs:
         token_weights = ops.cast(outputs["disc_weights"], "float32")
         labels = ops.cast(outputs["disc_labels"], "float32")
@@ -110,14 +126,20 @@ def rtd_statistics(outputs: dict) -> dict:
             replaced=_total(labels, token_weights),
             predicted_replaced=_total(predicted, token_weights),
             true_positive=_total(predicted * labels, token_weights),
-            positive_histogram=positive, negative_histogram=negative)
+            positive_histogram=positive,
+            negative_histogram=negative,
+        )
     if "main_mlm_logits" in outputs:
         main_weights = ops.cast(outputs["main_mlm_weights"], "float32")
         main_targets = ops.cast(outputs["main_mlm_targets"], "int32")
         if "disc_logits" in outputs:  # all_tokens_mlm: the RTD head is the copy gate
             loss_sum, correct = copy_mlm_sums(
-                outputs["main_mlm_logits"], outputs["disc_logits"],
-                ops.cast(outputs["disc_input_ids"], "int32"), main_targets, main_weights)
+                outputs["main_mlm_logits"],
+                outputs["disc_logits"],
+                ops.cast(outputs["disc_input_ids"], "int32"),
+                main_targets,
+                main_weights,
+            )
         else:
             loss_sum, correct = _mlm_sums(outputs["main_mlm_logits"], main_targets, main_weights)
         stats.update(disc_loss_sum=loss_sum, disc_correct=correct, disc_count=ops.sum(main_weights))
@@ -156,8 +178,9 @@ def replica_loss(stats: dict, mlm_count, disc_count, config: ModelConfig, stage:
     the loss over the global batch.
     """
     mlm_w, disc_w = loss_weights(config, stage)
-    return (mlm_w * stats["mlm_loss_sum"] / ops.maximum(mlm_count, 1e-6)
-            + disc_w * stats["disc_loss_sum"] / ops.maximum(disc_count, 1e-6))
+    return mlm_w * stats["mlm_loss_sum"] / ops.maximum(mlm_count, 1e-6) + disc_w * stats[
+        "disc_loss_sum"
+    ] / ops.maximum(disc_count, 1e-6)
 
 
 def _ratio(numerator, denominator):

@@ -1,4 +1,5 @@
 """Sampling replacement tokens from the generator (ELECTRA paper, sec. 2)."""
+
 from __future__ import annotations
 
 import keras
@@ -28,6 +29,8 @@ def replace_tokens(input_ids, input_mask, positions, weights, sampled_ids):
     label 1 = replaced. A sample equal to the original token is labelled
     original (paper, sec. 2); padding is labelled 0.
     """
-    corrupted = scatter_positions(input_ids, positions, ops.cast(sampled_ids, input_ids.dtype), weights)
+    corrupted = scatter_positions(
+        input_ids, positions, ops.cast(sampled_ids, input_ids.dtype), weights
+    )
     labels = ops.cast(ops.not_equal(corrupted, input_ids), "int32") * ops.cast(input_mask, "int32")
     return corrupted, labels

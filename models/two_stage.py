@@ -7,6 +7,7 @@
 n = ModelConfig.two_stage_generator_steps; generator and discriminator have
 the same size and untied weights (the config checks this).
 """
+
 from __future__ import annotations
 
 from configs import ModelConfig
@@ -41,7 +42,9 @@ def init_discriminator_from_generator(model) -> None:
     """
     source, target = model.generator.variables, model.discriminator.variables
     if model.generator is model.discriminator or len(source) != len(target):
-        raise ValueError("two-stage training needs a separate generator of the discriminator's size")
+        raise ValueError(
+            "two-stage training needs a separate generator of the discriminator's size"
+        )
     for src, dst in zip(source, target):
         if tuple(src.shape) != tuple(dst.shape):
             raise ValueError(f"cannot copy {src.path} {src.shape} into {dst.path} {dst.shape}")

@@ -3,7 +3,11 @@ import numpy as np
 import pytest
 
 from models.masking import (
-    apply_masking, gather_positions, mask_tokens, positions_indicator, scatter_positions,
+    apply_masking,
+    gather_positions,
+    mask_tokens,
+    positions_indicator,
+    scatter_positions,
 )
 
 PAD, CLS, SEP, MASK = 0, 2, 3, 4
@@ -26,8 +30,16 @@ def random_batch(num: int, length: int, seed: int = 0):
 @pytest.fixture(scope="module")
 def masked():
     ids, mask = random_batch(10_000, 128)
-    out = mask_tokens(ids, mask, special_ids=(PAD, CLS, SEP), mask_id=MASK, mask_rate=0.15,
-                      max_predictions=20, mask_token_fraction=0.85, seed=keras.random.SeedGenerator(7))
+    out = mask_tokens(
+        ids,
+        mask,
+        special_ids=(PAD, CLS, SEP),
+        mask_id=MASK,
+        mask_rate=0.15,
+        max_predictions=20,
+        mask_token_fraction=0.85,
+        seed=keras.random.SeedGenerator(7),
+    )
     return ids, mask, {k: np.asarray(v) for k, v in out._asdict().items()}
 
 
@@ -45,7 +57,9 @@ def test_rate_and_mask_split(masked):
     rate = w.sum() / mask.sum()
     at_positions = np.take_along_axis(out["input_ids"], out["positions"], axis=1)[w]
     became_mask = at_positions == MASK
-    print(f"10,000 sequences: {w.sum()} positions, rate {rate:.4f}, [MASK] {became_mask.mean():.4f}")
+    print(
+        f"10,000 sequences: {w.sum()} positions, rate {rate:.4f}, [MASK] {became_mask.mean():.4f}"
+    )
     # Overall selection rate is 15% of tokens, within 0.5 points (rounding per row aside).
     assert rate == pytest.approx(0.15, abs=0.005)
     # ~100k positions: the standard error of 0.85 is 0.0011.
@@ -70,9 +84,18 @@ def test_never_special_never_duplicate_and_nothing_else_changes(masked):
 
 def test_bert_split_is_80_10_10():
     ids, mask = random_batch(10_000, 128, seed=1)
-    out = mask_tokens(ids, mask, special_ids=(PAD, CLS, SEP), mask_id=MASK, mask_rate=0.15,
-                      max_predictions=20, mask_token_fraction=0.8, random_token_fraction=0.1,
-                      vocab_size=1000, seed=keras.random.SeedGenerator(3))
+    out = mask_tokens(
+        ids,
+        mask,
+        special_ids=(PAD, CLS, SEP),
+        mask_id=MASK,
+        mask_rate=0.15,
+        max_predictions=20,
+        mask_token_fraction=0.8,
+        random_token_fraction=0.1,
+        vocab_size=1000,
+        seed=keras.random.SeedGenerator(3),
+    )
     w = np.asarray(out.weights) > 0
     new = np.take_along_axis(np.asarray(out.input_ids), np.asarray(out.positions), axis=1)[w]
     old = np.asarray(out.targets)[w]
@@ -93,8 +116,18 @@ def test_apply_masking_with_fixed_draws_matches_numpy():
     weights = (np.arange(5)[None] < rng.integers(0, 6, size=(6, 1))).astype("float32")
     draws = rng.random((6, 5)).astype("float32")
     random_ids = rng.integers(0, 50, size=(6, 5)).astype("int32")
-    got = np.asarray(apply_masking(ids, positions, weights, draws, random_ids, mask_id=MASK,
-                                   mask_token_fraction=0.8, random_token_fraction=0.1))
+    got = np.asarray(
+        apply_masking(
+            ids,
+            positions,
+            weights,
+            draws,
+            random_ids,
+            mask_id=MASK,
+            mask_token_fraction=0.8,
+            random_token_fraction=0.1,
+        )
+    )
     expected = ids.copy()
     for b in range(6):
         for p in range(5):
@@ -108,14 +141,22 @@ def test_apply_masking_with_fixed_draws_matches_numpy():
     indicator = np.zeros((6, 12))
     for b in range(6):
         indicator[b, positions[b][weights[b] > 0]] = 1
-    np.testing.assert_array_equal(np.asarray(positions_indicator(positions, weights, 12)), indicator)
+    np.testing.assert_array_equal(
+        np.asarray(positions_indicator(positions, weights, 12)), indicator
+    )
 
 
 def test_masks_are_drawn_anew_each_call():
     ids, mask = random_batch(4, 64)
     seed = keras.random.SeedGenerator(1)
-    kwargs = dict(special_ids=(PAD, CLS, SEP), mask_id=MASK, mask_rate=0.15,
-                  max_predictions=10, mask_token_fraction=0.85, seed=seed)
+    kwargs = dict(
+        special_ids=(PAD, CLS, SEP),
+        mask_id=MASK,
+        mask_rate=0.15,
+        max_predictions=10,
+        mask_token_fraction=0.85,
+        seed=seed,
+    )
     first, second = mask_tokens(ids, mask, **kwargs), mask_tokens(ids, mask, **kwargs)
     assert not np.array_equal(np.asarray(first.positions), np.asarray(second.positions))
 
@@ -129,4 +170,6 @@ def test_scatter_and_gather():
     np.testing.assert_array_equal(out, [[0, 10, 2, 3, 40, 5], [6, 7, 8, 9, 10, 50]])
     np.testing.assert_array_equal(np.asarray(gather_positions(ids, positions)), [[4, 1], [6, 11]])
     hidden = np.arange(24, dtype="float32").reshape(2, 6, 2)
-    np.testing.assert_array_equal(np.asarray(gather_positions(hidden, positions))[1, 1], [22.0, 23.0])
+    np.testing.assert_array_equal(
+        np.asarray(gather_positions(hidden, positions))[1, 1], [22.0, 23.0]
+    )

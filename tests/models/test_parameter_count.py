@@ -1,4 +1,5 @@
 """Parameter counts: the analytic count equals the built model's; the presets match the paper."""
+
 import numpy as np
 import pytest
 
@@ -14,23 +15,37 @@ PUBLISHED = {"small": 14, "base": 110, "large": 335}
 def built_counts(model):
     def size(variables):
         return sum(int(np.prod(v.shape)) for v in variables)
+
     disc = {id(v) for v in model.discriminator.trainable_variables}
     for name in ("discriminator_head", "discriminator_mlm_head"):
         if hasattr(model, name):
             disc |= {id(v) for v in getattr(model, name).trainable_variables}
     total = model.trainable_variables
-    return {"discriminator": size([v for v in total if id(v) in disc]),
-            "generator": size([v for v in total if id(v) not in disc]), "total": size(total)}
+    return {
+        "discriminator": size([v for v in total if id(v) in disc]),
+        "generator": size([v for v in total if id(v) not in disc]),
+        "total": size(total),
+    }
 
 
-@pytest.mark.parametrize("overrides", [
-    [],
-    ["model.objective=all_tokens_mlm", "model.encoder.num_hidden_groups=1", "model.sharing=none"],
-    ["model.objective=replace_mlm", "model.sharing=all", "model.generator_size=1"],
-    ["model.objective=mlm", "model.encoder.embedding_size=128"],
-    ["model.objective=electra_15", "model.generator=uniform"]])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        [],
+        [
+            "model.objective=all_tokens_mlm",
+            "model.encoder.num_hidden_groups=1",
+            "model.sharing=none",
+        ],
+        ["model.objective=replace_mlm", "model.sharing=all", "model.generator_size=1"],
+        ["model.objective=mlm", "model.encoder.embedding_size=128"],
+        ["model.objective=electra_15", "model.generator=uniform"],
+    ],
+)
 def test_analytic_count_equals_the_built_model(overrides):
-    config = with_vocab_size(get_config("tiny", ["model.encoder.num_layers=2", *overrides]), 200).model
+    config = with_vocab_size(
+        get_config("tiny", ["model.encoder.num_layers=2", *overrides]), 200
+    ).model
     model = ElectraPretrainer(config, SPECIAL)
     model(make_features(batch=2), training=False)
     assert built_counts(model) == parameter_counts(config)
@@ -41,14 +56,20 @@ def test_presets_match_the_published_sizes():
     pooler (0.59M) that an ELECTRA discriminator does not have."""
     for name, published in PUBLISHED.items():
         counts = parameter_counts(get_config(name).model)
-        print(f"ELECTRA-{name}: discriminator {counts['discriminator']:,} (published {published}M), "
-              f"generator {counts['generator']:,} beyond the shared embeddings, total {counts['total']:,}")
+        print(
+            f"ELECTRA-{name}: discriminator {counts['discriminator']:,} (published {published}M), "
+            f"generator {counts['generator']:,} beyond the shared embeddings, "
+            f"total {counts['total']:,}"
+        )
         assert abs(counts["discriminator"] - published * 1e6) < 0.6e6
     # Small's generator: hidden 64, 1 head, FFN 256 over all 12 layers, its own projection
     # 128 -> 64, and the MLM head (dense 64 -> 128, LayerNorm, output bias) tied to the embeddings.
     layer = 4 * (64 * 64 + 64) + 2 * 64 + (64 * 256 + 256) + (256 * 64 + 64) + 2 * 64
     head = 64 * 128 + 128 + 2 * 128 + 30522
-    assert parameter_counts(get_config("small").model)["generator"] == 12 * layer + 128 * 64 + 64 + head
+    assert (
+        parameter_counts(get_config("small").model)["generator"]
+        == 12 * layer + 128 * 64 + 64 + head
+    )
 
 
 @pytest.mark.slow

@@ -63,7 +63,10 @@ def test_embeddings_shared_and_generator_scaled(setup):
     variables = model.trainable_variables
     assert len(variables) == len(set(id(v) for v in variables))
     assert sum("word_embeddings" in v.path for v in variables) == 1
-    assert model.generator.layers[0].intermediate.kernel.shape == (32, 128)  # hidden 128/4, FFN 512/4
+    assert model.generator.layers[0].intermediate.kernel.shape == (
+        32,
+        128,
+    )  # hidden 128/4, FFN 512/4
     assert model.discriminator.layers[0].intermediate.kernel.shape == (128, 512)
     # Each encoder projects the shared 64-wide embeddings to its own width.
     assert model.generator.projection.kernel.shape == (64, 32)
@@ -75,7 +78,10 @@ def test_discriminator_loss_sends_no_gradient_into_the_generator(setup):
     _, model, features = setup
     with tf.GradientTape(persistent=True) as tape:
         metrics = rtd_metrics(rtd_statistics(model(features, training=True)))
-    gen_vars = model.generator.layers[0].trainable_variables + model.generator_head.dense.trainable_variables
+    gen_vars = (
+        model.generator.layers[0].trainable_variables
+        + model.generator_head.dense.trainable_variables
+    )
     disc_grads = tape.gradient(metrics["disc_loss"], gen_vars)
     assert all(g is None for g in disc_grads)
     mlm_grads = tape.gradient(metrics["mlm_loss"], gen_vars)
@@ -92,10 +98,15 @@ def test_dropout_only_in_training(setup):
     first = model(features, training=False)
     model.seed_generator.state.assign(seed_state)
     second = model(features, training=False)
-    np.testing.assert_array_equal(np.asarray(first["disc_logits"]), np.asarray(second["disc_logits"]))
-    hidden = model.discriminator(features["input_ids"], features["input_mask"], features["segment_ids"])
-    dropped = model.discriminator(features["input_ids"], features["input_mask"], features["segment_ids"],
-                                  training=True)
+    np.testing.assert_array_equal(
+        np.asarray(first["disc_logits"]), np.asarray(second["disc_logits"])
+    )
+    hidden = model.discriminator(
+        features["input_ids"], features["input_mask"], features["segment_ids"]
+    )
+    dropped = model.discriminator(
+        features["input_ids"], features["input_mask"], features["segment_ids"], training=True
+    )
     assert float(np.abs(np.asarray(hidden) - np.asarray(dropped)).max()) > 0.1
 
 
@@ -103,8 +114,11 @@ def test_padding_does_not_change_the_encoding(setup):
     _, model, features = setup
     ids, mask, seg = (features[k][:1, :21] for k in ("input_ids", "input_mask", "segment_ids"))
     short = np.asarray(model.discriminator(ids, mask, seg))
-    padded = np.asarray(model.discriminator(features["input_ids"][:1], features["input_mask"][:1],
-                                            features["segment_ids"][:1]))
+    padded = np.asarray(
+        model.discriminator(
+            features["input_ids"][:1], features["input_mask"][:1], features["segment_ids"][:1]
+        )
+    )
     np.testing.assert_allclose(padded[:, :21], short, atol=1e-5)
 
 

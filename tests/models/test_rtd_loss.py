@@ -3,8 +3,15 @@ import pytest
 
 from configs import get_config
 from models.rtd_loss import (
-    AUC_BUCKETS, STATISTIC_SHAPES, STATISTICS, copy_mlm_sums, loss_weights, replica_loss, rtd_metrics,
-    rtd_statistics, zero_statistics,
+    AUC_BUCKETS,
+    STATISTIC_SHAPES,
+    STATISTICS,
+    copy_mlm_sums,
+    loss_weights,
+    replica_loss,
+    rtd_metrics,
+    rtd_statistics,
+    zero_statistics,
 )
 
 
@@ -26,13 +33,19 @@ def numpy_reference(outputs, mlm_weight, disc_weight):
     logits, targets, w = outputs["mlm_logits"], outputs["mlm_targets"], outputs["mlm_weights"]
     nll = -np.take_along_axis(log_softmax(logits), targets[..., None], -1)[..., 0]
     mlm = (nll * w).sum() / w.sum()
-    z, y, m = outputs["disc_logits"].astype(np.float64), outputs["disc_labels"], outputs["disc_weights"]
+    z, y, m = (
+        outputs["disc_logits"].astype(np.float64),
+        outputs["disc_labels"],
+        outputs["disc_weights"],
+    )
     p = 1 / (1 + np.exp(-z))
     bce = -(y * np.log(p) + (1 - y) * np.log(1 - p))
     disc = (bce * m).sum() / m.sum()
     predicted = z > 0
     return {
-        "loss": mlm_weight * mlm + disc_weight * disc, "mlm_loss": mlm, "disc_loss": disc,
+        "loss": mlm_weight * mlm + disc_weight * disc,
+        "mlm_loss": mlm,
+        "disc_loss": disc,
         "mlm_accuracy": ((logits.argmax(-1) == targets) * w).sum() / w.sum(),
         "sampled_accuracy": ((outputs["sampled_ids"] == targets) * w).sum() / w.sum(),
         "disc_accuracy": ((predicted == y) * m).sum() / m.sum(),
@@ -72,11 +85,15 @@ def test_matches_numpy_definition(seed):
 def test_electra_15_weights_restrict_the_discriminator_loss():
     outputs = fixed_outputs(2, b=8, t=32)
     rng = np.random.default_rng(5)
-    outputs["disc_weights"] = ((rng.random((8, 32)) < 0.5) * outputs["input_mask"]).astype("float32")
+    outputs["disc_weights"] = ((rng.random((8, 32)) < 0.5) * outputs["input_mask"]).astype(
+        "float32"
+    )
     got = {k: float(v) for k, v in rtd_metrics(rtd_statistics(outputs)).items()}
     for name, value in numpy_reference(outputs, 1.0, 50.0).items():
         assert got[name] == pytest.approx(value, rel=1e-5), name
-    assert got["disc_loss"] != pytest.approx(numpy_reference(fixed_outputs(2, b=8, t=32), 1, 50)["disc_loss"])
+    assert got["disc_loss"] != pytest.approx(
+        numpy_reference(fixed_outputs(2, b=8, t=32), 1, 50)["disc_loss"]
+    )
 
 
 def test_auc_histograms_approach_the_exact_auc():
@@ -84,7 +101,11 @@ def test_auc_histograms_approach_the_exact_auc():
     labels = (rng.random(20_000) < 0.15).astype("float32")
     logits = rng.normal(size=20_000).astype("float32") + 1.5 * labels
     outputs = fixed_outputs(0)
-    outputs.update(disc_logits=logits[None], disc_labels=labels[None], disc_weights=np.ones((1, 20_000), "float32"))
+    outputs.update(
+        disc_logits=logits[None],
+        disc_labels=labels[None],
+        disc_weights=np.ones((1, 20_000), "float32"),
+    )
     auc = float(rtd_metrics(rtd_statistics(outputs))["disc_auc"])
     pos, neg = logits[labels == 1], logits[labels == 0]
     ranks = np.argsort(np.argsort(np.concatenate([pos, neg]))) + 1
@@ -97,7 +118,9 @@ def test_padding_and_unweighted_slots_do_not_count():
     outputs = fixed_outputs()
     base = {k: float(v) for k, v in rtd_metrics(rtd_statistics(outputs)).items()}
     changed = dict(outputs)
-    changed["disc_logits"] = np.where(outputs["input_mask"] > 0, outputs["disc_logits"], 1e4).astype("float32")
+    changed["disc_logits"] = np.where(
+        outputs["input_mask"] > 0, outputs["disc_logits"], 1e4
+    ).astype("float32")
     changed["mlm_logits"] = outputs["mlm_logits"] * (outputs["mlm_weights"][..., None] > 0) + 0.0
     after = {k: float(v) for k, v in rtd_metrics(rtd_statistics(changed)).items()}
     for name in ("disc_loss", "mlm_loss", "disc_auc", "disc_precision"):
@@ -112,18 +135,24 @@ def test_sums_add_up_across_batches():
         assert float(rtd_metrics(summed)[name]) == pytest.approx(float(value), rel=1e-5), name
     zeros = zero_statistics()
     assert {k: tuple(v.shape) for k, v in zeros.items()} == {
-        k: STATISTIC_SHAPES.get(k, ()) for k in STATISTICS}
+        k: STATISTIC_SHAPES.get(k, ()) for k in STATISTICS
+    }
 
 
 def test_replace_mlm_main_loss_is_cross_entropy_at_masked_positions():
     outputs = fixed_outputs(3)
     rng = np.random.default_rng(3)
     del outputs["disc_logits"]
-    outputs.update(main_mlm_logits=rng.normal(size=(3, 4, 7)).astype("float32"),
-                   main_mlm_targets=outputs["mlm_targets"], main_mlm_weights=outputs["mlm_weights"])
+    outputs.update(
+        main_mlm_logits=rng.normal(size=(3, 4, 7)).astype("float32"),
+        main_mlm_targets=outputs["mlm_targets"],
+        main_mlm_weights=outputs["mlm_weights"],
+    )
     stats = rtd_statistics(outputs)
     w = outputs["mlm_weights"]
-    nll = -np.take_along_axis(log_softmax(outputs["main_mlm_logits"]), outputs["mlm_targets"][..., None], -1)
+    nll = -np.take_along_axis(
+        log_softmax(outputs["main_mlm_logits"]), outputs["mlm_targets"][..., None], -1
+    )
     assert float(stats["disc_loss_sum"]) == pytest.approx((nll[..., 0] * w).sum(), rel=1e-5)
     assert float(stats["disc_count"]) == w.sum()
     assert float(stats["replaced"]) == 0 and float(np.sum(stats["positive_histogram"])) == 0
@@ -136,7 +165,9 @@ def test_copy_mechanism_matches_direct_mixture():
     logits = rng.normal(size=(b, t, v)).astype("float32") * 2
     z = rng.normal(size=(b, t)).astype("float32") * 3
     targets = rng.integers(0, v, size=(b, t)).astype("int32")
-    inputs = np.where(rng.random((b, t)) < 0.6, targets, rng.integers(0, v, size=(b, t))).astype("int32")
+    inputs = np.where(rng.random((b, t)) < 0.6, targets, rng.integers(0, v, size=(b, t))).astype(
+        "int32"
+    )
     weights = (rng.random((b, t)) < 0.8).astype("float32")
     d = 1 / (1 + np.exp(z.astype(np.float64)))
     q = np.exp(log_softmax(logits.astype(np.float64)))
@@ -148,15 +179,24 @@ def test_copy_mechanism_matches_direct_mixture():
     assert 0 < float(correct) < weights.sum()
 
 
-@pytest.mark.parametrize("objective,expected", [
-    ("electra", (1.0, 50.0)), ("electra_15", (1.0, 50.0)), ("mlm", (1.0, 0.0)),
-    ("replace_mlm", (1.0, 1.0)), ("all_tokens_mlm", (1.0, 1.0))])
+@pytest.mark.parametrize(
+    "objective,expected",
+    [
+        ("electra", (1.0, 50.0)),
+        ("electra_15", (1.0, 50.0)),
+        ("mlm", (1.0, 0.0)),
+        ("replace_mlm", (1.0, 1.0)),
+        ("all_tokens_mlm", (1.0, 1.0)),
+    ],
+)
 def test_loss_weights_and_replica_loss(objective, expected):
     config = get_config("small", [f"model.objective={objective}"]).model
     assert loss_weights(config) == expected
     stats = {"mlm_loss_sum": 6.0, "disc_loss_sum": 4.0}
     # Replica sums over global counts: 1 * 6/3 + w * 4/8.
-    assert float(replica_loss(stats, 3.0, 8.0, config)) == pytest.approx(expected[0] * 2 + expected[1] * 0.5)
+    assert float(replica_loss(stats, 3.0, 8.0, config)) == pytest.approx(
+        expected[0] * 2 + expected[1] * 0.5
+    )
     assert loss_weights(config, "generator") == (1.0, 0.0)
     assert loss_weights(config, "discriminator") == (0.0, 50.0)
     with pytest.raises(ValueError, match="unknown training stage"):

@@ -20,7 +20,6 @@ def test_temperature_sharpens():
     assert abs((ids == 0).mean() - 0.36 / 0.52) < 0.015
 
 
-
 def test_gumbel_max_with_fixed_noise_matches_numpy():
     """Same uniform draws (same seed): argmax(logits / T - log(-log(u + 1e-9) + 1e-9))."""
     rng = np.random.default_rng(1)
@@ -38,5 +37,7 @@ def test_replace_tokens_labels_with_fixed_samples():
     weights = np.array([[1, 1, 0], [1, 0, 0]], dtype="float32")
     sampled = np.array([[15, 12, 99], [7, 99, 99]], dtype="int32")  # 12 == the original at 3
     corrupted, labels = replace_tokens(ids, mask, positions, weights, sampled)
-    np.testing.assert_array_equal(np.asarray(corrupted), [[2, 15, 11, 12, 3, 0], [2, 20, 7, 3, 0, 0]])
+    np.testing.assert_array_equal(
+        np.asarray(corrupted), [[2, 15, 11, 12, 3, 0], [2, 20, 7, 3, 0, 0]]
+    )
     np.testing.assert_array_equal(np.asarray(labels), [[0, 1, 0, 0, 0, 0], [0, 0, 1, 0, 0, 0]])

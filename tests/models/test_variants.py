@@ -1,4 +1,5 @@
 """The paper's variants (sec. 3.1-3.2 and appendix), each selected by config."""
+
 import keras
 import numpy as np
 import pytest
@@ -16,7 +17,9 @@ V = 200
 
 
 def build(*overrides, seed=0):
-    config = with_vocab_size(get_config("tiny", ["model.encoder.num_layers=1", *overrides]), V).model
+    config = with_vocab_size(
+        get_config("tiny", ["model.encoder.num_layers=1", *overrides]), V
+    ).model
     keras.utils.set_random_seed(seed)
     return config, ElectraPretrainer(config, SPECIAL, seed=seed)
 
@@ -29,8 +32,12 @@ def gradients(model, features, config):
     with tf.GradientTape() as tape:
         stats = rtd_statistics(model(features, training=True))
         loss = replica_loss(stats, stats["mlm_count"], stats["disc_count"], config)
-    return dict(zip([v.path for v in model.trainable_variables],
-                    tape.gradient(loss, model.trainable_variables)))
+    return dict(
+        zip(
+            [v.path for v in model.trainable_variables],
+            tape.gradient(loss, model.trainable_variables),
+        )
+    )
 
 
 def test_electra_15_scores_only_the_masked_positions():
@@ -43,8 +50,9 @@ def test_electra_15_scores_only_the_masked_positions():
     assert float(stats["disc_count"]) == float(stats["mlm_count"]) == out["mlm_weights"].sum()
     z, y = out["disc_logits"].astype(np.float64), out["disc_labels"]
     bce = np.logaddexp(0, z) - z * y
-    assert float(rtd_metrics(stats)["disc_loss"]) == pytest.approx((bce * expected).sum() / expected.sum(),
-                                                                     rel=1e-5)
+    assert float(rtd_metrics(stats)["disc_loss"]) == pytest.approx(
+        (bce * expected).sum() / expected.sum(), rel=1e-5
+    )
 
 
 def test_mlm_is_bert_with_80_10_10_and_no_discriminator():
@@ -74,13 +82,17 @@ def test_replace_mlm_predicts_originals_from_generator_samples():
     out = numpy_outputs(model, features)
     assert not (out["disc_input_ids"] == SPECIAL["mask"]).any()  # samples replace the [MASK]s
     assert (out["generator_input_ids"] == SPECIAL["mask"]).any()
-    hidden = model.discriminator(out["disc_input_ids"], features["input_mask"], features["segment_ids"])
+    hidden = model.discriminator(
+        out["disc_input_ids"], features["input_mask"], features["segment_ids"]
+    )
     gathered = np.take_along_axis(np.asarray(hidden), out["mlm_positions"][..., None], 1)
     logits = np.asarray(model.discriminator_mlm_head(gathered))
     np.testing.assert_allclose(out["main_mlm_logits"], logits, atol=1e-5)
     np.testing.assert_array_equal(out["main_mlm_targets"], out["mlm_targets"])
     w = out["mlm_weights"]
-    nll = -np.take_along_axis(log_softmax(logits.astype(np.float64)), out["mlm_targets"][..., None], -1)[..., 0]
+    nll = -np.take_along_axis(
+        log_softmax(logits.astype(np.float64)), out["mlm_targets"][..., None], -1
+    )[..., 0]
     stats = rtd_statistics(out)
     assert float(stats["disc_loss_sum"]) == pytest.approx((nll * w).sum(), rel=1e-5)
     # Tied to the shared word embeddings, with its own bias.
@@ -102,7 +114,9 @@ def test_all_tokens_mlm_predicts_every_token_with_a_copy_gate():
     mixture = (1 - d)[..., None] * q + d[..., None] * np.eye(V)[out["disc_input_ids"]]
     p = np.take_along_axis(mixture, features["input_ids"][..., None], -1)[..., 0]
     metrics = rtd_metrics(rtd_statistics(out), *loss_weights(config))
-    assert float(metrics["disc_loss"]) == pytest.approx((-np.log(p) * mask).sum() / mask.sum(), rel=1e-5)
+    assert float(metrics["disc_loss"]) == pytest.approx(
+        (-np.log(p) * mask).sum() / mask.sum(), rel=1e-5
+    )
     grads = gradients(model, features, config)
     assert all(g is not None for g in grads.values())
     assert float(tf.reduce_sum(tf.abs(grads[model.discriminator_head.logit.kernel.path]))) > 0
@@ -144,7 +158,9 @@ def test_unigram_generator_samples_by_corpus_frequency():
 
 @pytest.mark.parametrize("sharing", ["none", "embeddings", "all"])
 def test_sharing_modes(sharing):
-    overrides = [f"model.sharing={sharing}"] + (["model.generator_size=1"] if sharing == "all" else [])
+    overrides = [f"model.sharing={sharing}"] + (
+        ["model.generator_size=1"] if sharing == "all" else []
+    )
     config, model = build(*overrides)
     model(make_features(), training=False)
     variables = model.trainable_variables
@@ -177,10 +193,14 @@ def test_two_stage_initialises_and_freezes():
     assert not {id(v) for v in gen} & {id(v) for v in disc}
     assert len(gen) + len(disc) == len(model.trainable_variables)
     args = (features["input_ids"], features["input_mask"], features["segment_ids"])
-    assert np.abs(np.asarray(model.generator(*args)) - np.asarray(model.discriminator(*args))).max() > 0.1
+    assert (
+        np.abs(np.asarray(model.generator(*args)) - np.asarray(model.discriminator(*args))).max()
+        > 0.1
+    )
     init_discriminator_from_generator(model)
-    np.testing.assert_allclose(np.asarray(model.generator(*args)), np.asarray(model.discriminator(*args)),
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(model.generator(*args)), np.asarray(model.discriminator(*args)), atol=1e-6
+    )
     # Stage 2: only the discriminator moves under AdamW (weight decay included).
     optimizer = keras.optimizers.AdamW(learning_rate=1e-2, weight_decay=0.01)
     optimizer.build(model.trainable_variables)

@@ -1,0 +1,102 @@
+import math
+import pathlib
+
+import keras
+import numpy as np
+import pytest
+
+from configs import EncoderConfig
+from models.embeddings import EmbeddingBlock
+from models.encoder import Encoder, gelu, layer_groups
+from models.heads import ReplacedTokenHead
+from tests.models.test_pretrainer import make_features
+
+
+def small_encoder(**sizes):
+    config = EncoderConfig(
+        **{
+            **dict(
+                vocab_size=200,
+                embedding_size=16,
+                hidden_size=32,
+                num_layers=4,
+                num_heads=4,
+                intermediate_size=64,
+                max_position_embeddings=32,
+            ),
+            **sizes,
+        }
+    )
+    keras.utils.set_random_seed(0)
+    return Encoder(config, EmbeddingBlock(config))
+
+
+def test_gelu_is_exact_erf():
+    x = np.linspace(-6, 6, 1001).astype("float32")
+    exact = x * 0.5 * (1 + np.vectorize(math.erf)(x / math.sqrt(2)))
+    np.testing.assert_allclose(np.asarray(gelu(x)), exact, atol=1e-6)
+    tanh_approx = 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))
+    assert np.abs(exact - tanh_approx).max() > 1e-4  # so the test tells them apart
+
+
+def test_albert_groups_share_layers_across_the_stack():
+    assert layer_groups(12, 12) == list(range(12))
+    assert layer_groups(12, 1) == [0] * 12
+    assert layer_groups(4, 2) == [0, 0, 1, 1]
+    assert layer_groups(12, 3) == [0] * 4 + [1] * 4 + [2] * 4
+    encoder = small_encoder(num_hidden_groups=2)
+    f = make_features(batch=2)
+    out = np.asarray(encoder(f["input_ids"], f["input_mask"], f["segment_ids"]))
+    assert len(encoder.layers) == 2 and len(encoder.trainable_variables) == 5 + 2 + 2 * 16
+    # The same computation by hand: each distinct layer applied twice, in order.
+    x = encoder.projection(encoder.embeddings(f["input_ids"], f["segment_ids"]))
+    keys = f["input_mask"].astype(bool)[:, None, :]
+    attention_mask = np.broadcast_to(keys, (2, 32, 32))
+    for layer in (encoder.layers[0], encoder.layers[0], encoder.layers[1], encoder.layers[1]):
+        x = layer(x, attention_mask)
+    np.testing.assert_allclose(out, np.asarray(x), atol=1e-6)
+    with pytest.raises(ValueError, match="num_hidden_groups"):
+        EncoderConfig(num_layers=4, num_hidden_groups=5)
+
+
+def test_factorized_embeddings_project_only_when_widths_differ():
+    assert small_encoder().projection is not None
+    assert small_encoder(embedding_size=32).projection is None
+    f = make_features(batch=2)
+    encoder = small_encoder(embedding_size=32)
+    assert np.asarray(encoder(f["input_ids"], f["input_mask"], f["segment_ids"])).shape == (
+        2,
+        32,
+        32,
+    )
+
+
+def test_initialisation_follows_the_release():
+    encoder = small_encoder(
+        hidden_size=256, num_heads=4, intermediate_size=1024, num_layers=1, embedding_size=128
+    )
+    f = make_features(batch=2)
+    hidden = encoder(f["input_ids"], f["input_mask"], f["segment_ids"])
+    head = ReplacedTokenHead(encoder.config)
+    head(hidden)
+    layer = encoder.layers[0]
+    for weight in (
+        layer.intermediate.kernel,
+        layer.attention._query_dense.kernel,
+        encoder.embeddings.word_embeddings,
+    ):
+        w = weight.numpy()
+        # Normal(0, 0.02) truncated at 2 sd: sd 0.02 * 0.880, nothing beyond 0.04.
+        assert np.abs(w).max() <= 0.04 and w.std() == pytest.approx(0.0176, rel=0.05)
+    assert not layer.intermediate.bias.numpy().any()
+    np.testing.assert_array_equal(layer.output_norm.gamma.numpy(), 1.0)
+    # Glorot uniform for the embedding projection and the RTD logit layer, as in the release.
+    limit = math.sqrt(6 / (128 + 256))
+    assert encoder.projection.kernel.numpy().std() == pytest.approx(limit / math.sqrt(3), rel=0.05)
+    assert np.abs(head.logit.kernel.numpy()).max() <= math.sqrt(6 / 257)
+
+
+def test_models_do_not_import_tensorflow():
+    for path in pathlib.Path(__file__).parents[2].joinpath("models").glob("*.py"):
+        text = path.read_text()
+        assert "import tensorflow" not in text and "tf_keras" not in text, path
