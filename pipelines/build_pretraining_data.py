@@ -100,10 +100,12 @@ def main(argv: list[str] | None = None) -> None:
                                            args.output_dir, job_config(args))
     except ValueError as error:
         sys.exit(f"error: {error}")
-    except Exception as error:  # pylint: disable=broad-except
-        if args.strict and "--strict" in str(error):
-            sys.exit(f"error: {str(error).splitlines()[-1]}")
-        raise
+    except Exception as error:  # runners wrap the DoFn's BadInputError
+        strict_lines = [line for line in str(error).splitlines() if "--strict:" in line]
+        if not strict_lines:
+            raise
+        sys.exit(f"error: {strict_lines[-1].split('--strict:', 1)[1].strip()} "
+                 "(--strict; drop it to skip and dead-letter bad input)")
     seconds = time.time() - start
 
     print(f"[3/3] done in {seconds:.1f}s: {manifest['documents_read']} documents read, "

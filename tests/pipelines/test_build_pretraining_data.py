@@ -24,3 +24,30 @@ def test_fails_fast_on_missing_vocab(tmp_path):
     with pytest.raises(SystemExit, match="vocab file .* does not exist"):
         build_pretraining_data.main([f"--input={tmp_path}/*.xml", f"--output_dir={tmp_path}",
                                      f"--vocab={tmp_path}/vocab.txt"])
+
+
+@pytest.mark.parametrize("flag, message", [
+    ("--format=pdf", "invalid choice: 'pdf'"), ("--num_shards=0", "--num_shards must be positive"),
+    ("--heldout_percent=120", "--heldout_percent must be in"),
+    ("--quality_filter=some", "invalid choice: 'some'")])
+def test_bad_flags_are_clear_errors(flag, message, capsys):
+    with pytest.raises(SystemExit):
+        build_pretraining_data.parse_args(["--input=a", "--output_dir=o", "--vocab=v", flag])
+    assert message in capsys.readouterr().err
+
+
+def test_unknown_file_format_fails_fast(tmp_path):
+    (tmp_path / "data.parquet").write_bytes(b"x")
+    with pytest.raises(SystemExit, match="cannot tell the format .* pass --format"):
+        build_pretraining_data.main([f"--input={tmp_path}/*", f"--output_dir={tmp_path}/o",
+                                     f"--vocab={tmp_path}/vocab.txt"])
+
+
+def test_quality_flags_reach_the_job_config():
+    args, _ = build_pretraining_data.parse_args(
+        ["--input=a", "--output_dir=o", "--vocab=v", "--min_words=7", "--quality_filter=all",
+         "--strict", "--split_mb=0.5"])
+    config = build_pretraining_data.job_config(args)
+    assert (config.quality_filter.min_words, config.quality_formats, config.strict,
+            config.split_bytes) == (7, "all", True, 2**19)
+    assert config.filters("text") and config.quality_filter.max_words == 100_000

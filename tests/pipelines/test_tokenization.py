@@ -55,10 +55,12 @@ def _reference_ids(vocab_path, lines, lowercase=True):
 
 EDGE_CASES = ["a" * 400, "a" * 401, "\u00e9" * 401, "x\u00ady soft hyphen", "zero\u200bwidth",
               "ctl\x01\x7f\x85x", "nb\u00a0sp\u2003em\u3000ideographic", "tab\there\r\nnl",
-              "\u6f22\u5b57\u304b\u306a\ud55c\uad6d\uc5b4", "\u039f\u0394\u039f\u03a3 \u03a3\u0391\u03a3",
-              "\u0130stanbul \u1e9e Stra\u00dfe", "\ufb01nance \u00bd \u00b2 \u00aa \u2026",
+              "\u6f22\u5b57\u304b\u306a\ud55c\uad6d\uc5b4",
+              "\u039f\u0394\u039f\u03a3 \u03a3\u0391\u03a3", "\u0130stanbul \u1e9e Stra\u00dfe",
+              "\ufb01nance \u00bd \u00b2 \u00aa \u2026",
               "\ufffdbad\x00nul", "Caf\u00e9 na\u00efve \u00c5ngstr\u00f6m", "emoji \U0001f600",
-              "a\u0301b", "\u2028line\u2029para", "\x1c\x1d\x1e\x1f\x0b\x0c", "\uff26\uff35\uff2c\uff2c"]
+              "a\u0301b", "\u2028line\u2029para", "\x1c\x1d\x1e\x1f\x0b\x0c",
+              "\uff26\uff35\uff2c\uff2c"]
 
 
 @pytest.mark.parametrize("lowercase", [True, False])
