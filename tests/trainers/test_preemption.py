@@ -1,0 +1,70 @@
+"""Process-level interruption: SIGKILL at a random step, then resume; SIGTERM checkpoints first."""
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from tests.trainers.conftest import TINY_OVERRIDES
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _pretrain(data_dir, model_dir, overrides=()):
+    args = [sys.executable, "-m", "trainers.pretrain", "--data", os.path.join(data_dir, "train-*"),
+            "--model_dir", str(model_dir), "--strategy", "cpu"]
+    args += [f"--override={o}" for o in TINY_OVERRIDES + list(overrides)]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", TF_DETERMINISTIC_OPS="1")
+    return subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+
+
+def _wait_for(path, process, timeout=240):
+    deadline = time.time() + timeout
+    while not os.path.exists(path):
+        assert process.poll() is None, process.stdout.read()
+        assert time.time() < deadline, f"{path} did not appear"
+        time.sleep(0.05)
+
+
+def _weights(model_dir):
+    reader = tf.train.load_checkpoint(str(model_dir))
+    names = sorted(n for n in reader.get_variable_to_shape_map() if n.startswith(("model/", "optimizer/")))
+    return {n: reader.get_tensor(n) for n in names}
+
+
+def test_sigkill_at_a_random_step_then_resume_matches_an_uninterrupted_run(tiny_data, tmp_path):
+    steps = ["train.num_steps=16", "train.checkpoint_every=2", "train.log_every=2", "train.steps_per_loop=1"]
+    straight = _pretrain(tiny_data, tmp_path / "straight", steps)
+    killed_dir = tmp_path / "killed"
+    killed = _pretrain(tiny_data, killed_dir, steps)
+    kill_after = 2 * random.Random().randint(1, 6)
+    _wait_for(str(killed_dir / f"ckpt-{kill_after}.index"), killed)
+    time.sleep(random.Random().uniform(0, 1.0))  # somewhere between checkpoints
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    assert straight.wait() == 0
+    resumed = _pretrain(tiny_data, killed_dir, steps)
+    output, _ = resumed.communicate()
+    assert resumed.returncode == 0, output
+    assert "resumed from" in output and "step 16/16" in output
+    a, b = _weights(tmp_path / "straight"), _weights(killed_dir)
+    assert a.keys() == b.keys() and len(a) > 20
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+def test_sigterm_writes_a_checkpoint_before_exiting(tiny_data, tmp_path):
+    process = _pretrain(tiny_data, tmp_path, ["train.num_steps=100000", "train.checkpoint_every=1000",
+                                             "train.log_every=1", "train.steps_per_loop=1"])
+    _wait_for(str(tmp_path / "train"), process)  # the loop has started
+    time.sleep(3)
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 0, output
+    step = int(tf.train.latest_checkpoint(str(tmp_path)).rsplit("-", 1)[1])
+    assert 0 < step < 1000 and f"stopped at step {step}" in output
