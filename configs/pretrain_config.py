@@ -128,16 +128,12 @@ class ModelConfig:
         if not 0 < self.mask_rate < 1 or not 0 <= self.mask_token_fraction <= 1:
             raise ValueError("mask_rate must be in (0, 1) and mask_token_fraction in [0, 1]")
 
-    @property
-    def has_generator_network(self) -> bool:
-        """Whether a learned generator (a small masked LM) feeds the main model."""
-        return self.objective != "mlm" and self.generator == "masked_lm"
-
     def generator_encoder(self) -> EncoderConfig:
         """The generator's encoder sizes: hidden, heads and FFN scaled (rounded), all layers kept.
 
         Without embedding sharing the generator's own embeddings keep the
-        discriminator's embedding width, so that two-stage training can copy them.
+        discriminator's embedding width, so that two-stage training can copy them
+        (the release's untied generator embeddings take the generator's hidden width).
         """
         e, s = self.encoder, self.generator_size
         return dataclasses.replace(

@@ -146,11 +146,6 @@ def rtd_statistics(outputs: dict) -> dict:
     return stats
 
 
-def zero_statistics() -> dict:
-    """Zeros of every statistic's shape, to start sums from."""
-    return {k: ops.zeros(STATISTIC_SHAPES.get(k, ()), "float32") for k in STATISTICS}
-
-
 def loss_weights(config: ModelConfig, stage: str = "joint") -> tuple[float, float]:
     """(weight of the generator MLM mean, weight of the kept model's mean) for the objective.
 
