@@ -32,7 +32,7 @@ def tiny() -> PretrainConfig:
         ),
         train=TrainConfig(
             batch_size=32,
-            num_steps=1200,
+            num_steps=800,
             learning_rate=2e-3,
             warmup_steps=100,
             shuffle_buffer=2000,

@@ -73,6 +73,9 @@ def load_pretrainer(model_dir: str) -> tuple[ElectraPretrainer, dict]:
 
 def export(model_dir: str, output: str) -> str:
     pretrainer, data = load_pretrainer(model_dir)
+    if getattr(pretrainer, "discriminator_head", None) is None:
+        raise ValueError(f"{model_dir} was trained with objective {pretrainer.config.objective!r}, which "
+                         "has no replaced-token head to export")
     module = ReplacedTokenDetector(pretrainer, os.path.join(model_dir, "vocab.txt"), data["lowercase"],
                                    data["max_seq_length"])
     tf.saved_model.save(module, output, signatures={"serving_default": module.serve})

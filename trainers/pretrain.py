@@ -68,17 +68,21 @@ def write_run_files(model_dir: str, config: PretrainConfig, manifest: dict) -> N
         json.dump(data, f, indent=2)
 
 
-def print_heldout_comparison(metrics: dict) -> None:
-    disc_ok = metrics["disc_loss"] < metrics["constant_disc_loss"]
+def print_heldout_comparison(metrics: dict, objective: str) -> None:
+    """The held-out numbers against the constant baselines (RTD objectives have a discriminator)."""
     gen_ok = metrics["mlm_accuracy"] > metrics["most_frequent_token_accuracy"]
     print(f"held-out ({metrics['tokens']:.0f} tokens, {metrics['masked_positions']:.0f} masked):")
-    print(f"  discriminator loss {metrics['disc_loss']:.4f} vs best constant predictor "
-          f"{metrics['constant_disc_loss']:.4f} (replaced fraction {metrics['replaced_fraction']:.3f}) "
-          f"-> {'beats' if disc_ok else 'DOES NOT beat'} it")
+    if objective in ("electra", "electra_15"):
+        disc_ok = metrics["disc_loss"] < metrics["constant_disc_loss"]
+        print(f"  discriminator loss {metrics['disc_loss']:.4f} vs best constant predictor "
+              f"{metrics['constant_disc_loss']:.4f} (replaced fraction {metrics['replaced_fraction']:.3f}) "
+              f"-> {'beats' if disc_ok else 'DOES NOT beat'} it")
     print(f"  generator masked-token accuracy {metrics['mlm_accuracy']:.4f} vs most-frequent-token "
           f"{metrics['most_frequent_token_accuracy']:.4f} -> {'beats' if gen_ok else 'DOES NOT beat'} it")
-    print(f"  discriminator accuracy {metrics['disc_accuracy']:.4f} precision {metrics['disc_precision']:.4f} "
-          f"recall {metrics['disc_recall']:.4f}")
+    if objective in ("electra", "electra_15"):
+        print(f"  discriminator accuracy {metrics['disc_accuracy']:.4f} precision "
+              f"{metrics['disc_precision']:.4f} recall {metrics['disc_recall']:.4f} "
+              f"AUC {metrics['disc_auc']:.4f} (0.5 = chance)")
 
 
 def main(argv=None) -> int:
@@ -98,12 +102,15 @@ def main(argv=None) -> int:
         print(f"resumed from {trainer.manager.latest_checkpoint} at step {step}")
     elif args.init_checkpoint:
         print(f"initialised the model from {trainer.initialize_from(args.init_checkpoint)}")
+    if not step and config.model.generator == "unigram":
+        trainer.model.set_unigram_counts(trainer.count_tokens(args.data))
+        print("unigram generator set from the training data's token counts")
     trainer.train(eval_pattern=args.eval_data)
     if args.eval_data and trainer.step >= config.train.num_steps:
         metrics = trainer.evaluate(args.eval_data, config.train.eval_batches)
         with tf.io.gfile.GFile(os.path.join(args.model_dir, "eval_results.json"), "w") as f:
             json.dump(metrics, f, indent=2)
-        print_heldout_comparison(metrics)
+        print_heldout_comparison(metrics, config.model.objective)
     return 0
 
 

@@ -1,10 +1,13 @@
 """One progress line per logging interval: step, losses, accuracy, speed and ETA."""
 from __future__ import annotations
 
+import math
 import time
 
 
 def format_duration(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "?"
     seconds = int(max(0, seconds))
     hours, rest = divmod(seconds, 3600)
     return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"

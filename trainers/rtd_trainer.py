@@ -11,7 +11,8 @@ import tensorflow as tf
 
 from configs import PretrainConfig
 from models.pretrainer import ElectraPretrainer
-from models.rtd_loss import rtd_metrics, rtd_statistics
+from models.rtd_loss import loss_weights, replica_loss, rtd_metrics, rtd_statistics
+from models.two_stage import init_discriminator_from_generator, stage_at, stage_variables
 from trainers import baselines
 from trainers.checkpointing import model_state, restore_weights
 from trainers.distribution import worker_input_context
@@ -93,26 +94,33 @@ class RtdTrainer:
         """Starts from the model weights of another run's checkpoint (not its optimizer or data position)."""
         return restore_weights(self.model, path)
 
+    def count_tokens(self, pattern: str, max_batches: int = 1000) -> np.ndarray:
+        """Token counts (V,) over the first `max_batches` batches of `pattern`, padding excluded."""
+        t, vocab_size = self.config.train, self.config.model.encoder.vocab_size
+        counts = np.zeros(vocab_size, np.int64)
+        dataset = make_dataset(pattern, t.batch_size, self.max_seq_length, training=False, seed=t.seed)
+        for batch in dataset.take(max_batches):
+            ids = batch["input_ids"].numpy()[batch["input_mask"].numpy() > 0]
+            counts += np.bincount(ids, minlength=vocab_size)
+        return counts
+
     # -- training ---------------------------------------------------------
 
-    def _micro_batch_gradients(self, batch, ctx):
-        """Loss gradients of one micro-batch, normalised by its counts over all replicas."""
-        m = self.config.model
-        variables = self.model.trainable_variables
+    def _micro_batch_gradients(self, batch, ctx, stage):
+        """Gradients for `stage`'s variables from one micro-batch, normalised by its counts
+        over all replicas (so the summed replica gradients are the global batch's)."""
+        variables = stage_variables(self.model, stage)
         with tf.GradientTape() as tape:
             stats = rtd_statistics(self.model(batch, training=True))
-            # Normalise by global counts so the summed replica gradients equal
-            # the gradient of the loss over the whole global (micro-)batch.
             mlm_count, disc_count = ctx.all_reduce(SUM, [stats["mlm_count"], stats["disc_count"]])
-            loss = (m.mlm_weight * stats["mlm_loss_sum"] / tf.maximum(mlm_count, 1e-6)
-                    + m.disc_weight * stats["disc_loss_sum"] / tf.maximum(disc_count, 1e-6))
+            loss = replica_loss(stats, mlm_count, disc_count, self.config.model, stage)
             if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
                 loss = self.optimizer.scale_loss(loss)
         grads = tape.gradient(loss, variables)
         return stats, [tf.convert_to_tensor(g) for g in grads]
 
     @tf.autograph.experimental.do_not_convert  # no tensor-dependent control flow; converting costs seconds
-    def _replica_step(self, batch):
+    def _replica_step(self, batch, stage):
         """One optimizer update from this replica's batch: (b, T) features -> (stats, gradient norm).
 
         With k accumulation steps the batch is processed as k micro-batches
@@ -122,23 +130,23 @@ class RtdTrainer:
         ctx = tf.distribute.get_replica_context()
         k = self.config.train.grad_accumulation_steps
         if k == 1:
-            stats, grads = self._micro_batch_gradients(batch, ctx)
+            stats, grads = self._micro_batch_gradients(batch, ctx, stage)
         else:
             micro = {name: tf.reshape(v, [k, -1, v.shape[-1]]) for name, v in batch.items()}
 
             def body(i, stats, grads):
-                s, g = self._micro_batch_gradients({name: v[i] for name, v in micro.items()}, ctx)
+                s, g = self._micro_batch_gradients({name: v[i] for name, v in micro.items()}, ctx, stage)
                 return (i + 1, tf.nest.map_structure(tf.add, stats, s),
                         [a + b / k for a, b in zip(grads, g)])
 
             stats0 = {name: tf.zeros_like(v) for name, v in self._zero_stats.items()}
-            grads0 = [tf.zeros_like(v) for v in self.model.trainable_variables]
+            grads0 = [tf.zeros_like(v) for v in stage_variables(self.model, stage)]
             _, stats, grads = tf.while_loop(lambda i, *_: i < k, body, (tf.constant(0), stats0, grads0))
         grads = ctx.all_reduce(SUM, grads)
         norm = tf.linalg.global_norm(grads)
         if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
             norm /= self.optimizer.dynamic_scale
-        self.optimizer.apply(grads, self.model.trainable_variables)
+        self.optimizer.apply(grads, stage_variables(self.model, stage))
         return stats, norm
 
     def _split_across_replicas(self, batch):
@@ -151,13 +159,14 @@ class RtdTrainer:
         return self.strategy.experimental_distribute_values_from_function(replica_slice)
 
     @tf.function
-    def _train_steps(self, iterator, num_steps):
-        """Runs `num_steps` updates; returns summed statistics and the mean gradient norm."""
+    def _train_steps(self, iterator, num_steps, stage):
+        """Runs `num_steps` updates of `stage` (a Python string: one trace per stage);
+        returns summed statistics and the mean gradient norm."""
         totals = {k: tf.constant(v) for k, v in self._zero_stats.items()}
         norm_sum = tf.constant(0.0)
         for _ in tf.range(num_steps):
             batch = self._split_across_replicas(next(iterator))
-            stats, norm = self.strategy.run(self._compiled_replica_step, args=(batch,))
+            stats, norm = self.strategy.run(self._compiled_replica_step, args=(batch, stage))
             totals = {k: totals[k] + self.strategy.reduce(SUM, stats[k], axis=None) for k in totals}
             norm_sum += self.strategy.reduce(MEAN, norm, axis=None)
         return totals, norm_sum / tf.cast(num_steps, tf.float32)
@@ -191,13 +200,19 @@ class RtdTrainer:
                 step = self.step
                 boundaries = [t.log_every, t.checkpoint_every, t.steps_per_loop] + [
                     every for every in (t.milestone_every, t.eval_every if eval_pattern else 0) if every]
+                switch = self.config.model.two_stage_generator_steps  # two-stage training
+                if switch and step == switch:
+                    init_discriminator_from_generator(self.model)
+                if switch and step < switch:
+                    boundaries.append(switch)
                 chunk = min([every - step % every for every in boundaries] + [last_step - step])
-                chunk_totals, grad_norm = self._train_steps(self.train_iterator, tf.constant(chunk))
+                stage = stage_at(self.config.model, step)
+                chunk_totals, grad_norm = self._train_steps(self.train_iterator, tf.constant(chunk), stage)
                 totals = chunk_totals if totals is None else {k: totals[k] + v for k, v in chunk_totals.items()}
                 norms.append(float(grad_norm) * chunk)
                 step = self.step
                 if step % t.log_every == 0 or step == last_step or self._stop_requested:
-                    metrics = self._log_metrics(totals, sum(norms) / max(1, step - first), started)
+                    metrics = self._log_metrics(totals, sum(norms) / max(1, step - first), started, stage)
                     progress.update(step, step - first, metrics)
                     with writer.as_default(step=step):
                         for name, value in metrics.items():
@@ -216,11 +231,10 @@ class RtdTrainer:
             log(f"stopped at step {self.step}; checkpoint saved to {self.manager.latest_checkpoint}")
         return metrics
 
-    def _log_metrics(self, totals: dict, grad_norm: float, started: float) -> dict:
+    def _log_metrics(self, totals: dict, grad_norm: float, started: float, stage: str) -> dict:
         """Scalars for one logging interval; raises NonFiniteLossError on a non-finite loss."""
-        m = self.config.model
-        metrics = {k: float(v) for k, v in rtd_metrics(totals, m.mlm_weight, m.disc_weight).items()
-                   if np.ndim(v) == 0}
+        weights = loss_weights(self.config.model, stage)
+        metrics = {k: float(v) for k, v in rtd_metrics(totals, *weights).items() if np.ndim(v) == 0}
         if not math.isfinite(metrics["loss"]):
             raise NonFiniteLossError(
                 f"non-finite loss {metrics['loss']} before step {self.step}; "
@@ -269,10 +283,9 @@ class RtdTrainer:
         self.model.seed_generator.state.assign(seed_state)
         if not batches:
             raise ValueError(f"no held-out examples in {pattern!r}")
-        m = self.config.model
+        weights = loss_weights(self.config.model, stage_at(self.config.model, self.step))
         metrics = {k: float(v) for k, v in rtd_metrics(
-            {k: tf.constant(v) for k, v in totals.items()}, m.mlm_weight, m.disc_weight).items()
-            if np.ndim(v) == 0}
+            {k: tf.constant(v) for k, v in totals.items()}, *weights).items() if np.ndim(v) == 0}
         metrics.update(
             batches=batches, tokens=float(totals["disc_count"]), masked_positions=float(totals["mlm_count"]),
             constant_disc_loss=baselines.constant_disc_loss(metrics["replaced_fraction"]),
