@@ -38,20 +38,20 @@ def _weights(model_dir):
 
 
 def test_sigkill_at_a_random_step_then_resume_matches_an_uninterrupted_run(tiny_data, tmp_path):
-    steps = ["train.num_steps=16", "train.checkpoint_every=2", "train.log_every=2", "train.steps_per_loop=1"]
+    steps = ["train.num_steps=60", "train.checkpoint_every=2", "train.log_every=2", "train.steps_per_loop=1"]
     straight = _pretrain(tiny_data, tmp_path / "straight", steps)
     killed_dir = tmp_path / "killed"
     killed = _pretrain(tiny_data, killed_dir, steps)
-    kill_after = 2 * random.Random().randint(1, 6)
+    kill_after = 2 * random.Random().randint(1, 10)  # well before the end (step 60)
     _wait_for(str(killed_dir / f"ckpt-{kill_after}.index"), killed)
-    time.sleep(random.Random().uniform(0, 1.0))  # somewhere between checkpoints
+    time.sleep(random.Random().uniform(0, 0.2))  # somewhere between checkpoints
     killed.send_signal(signal.SIGKILL)
-    killed.wait()
+    assert killed.wait() == -signal.SIGKILL  # killed mid-run, not finished
     assert straight.wait() == 0
     resumed = _pretrain(tiny_data, killed_dir, steps)
     output, _ = resumed.communicate()
     assert resumed.returncode == 0, output
-    assert "resumed from" in output and "step 16/16" in output
+    assert "resumed from" in output and "step 60/60" in output
     a, b = _weights(tmp_path / "straight"), _weights(killed_dir)
     assert a.keys() == b.keys() and len(a) > 20
     for name in a:
