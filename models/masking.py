@@ -11,14 +11,19 @@ uses 85/0/15, BERT 80/10/10.
 The ELECTRA release draws positions with replacement (tf.random.categorical)
 and merges duplicates; here they are drawn without replacement, as the
 design asks, so every sequence gets exactly its count.
+
+Every draw is a hash of the row's key, a stream and the token position
+(models.hash_random), so an example is masked alike whichever replica or
+batch row holds it.
 """
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
-import keras
 from keras import ops
+
+from models import hash_random
 
 # BERT's split of the selected positions: [MASK], random token (the rest are kept).
 BERT_MASK_FRACTION, BERT_RANDOM_FRACTION = 0.8, 0.1
@@ -63,11 +68,12 @@ def positions_indicator(positions, weights, length: int):
 
 
 def select_positions(
-    input_ids, input_mask, special_ids, mask_rate: float, max_predictions: int, seed
+    input_ids, input_mask, special_ids, mask_rate: float, max_predictions: int, keys
 ):
     """Chooses positions to predict, uniformly without replacement.
 
-    input_ids, input_mask: (B, T) int. special_ids: ids never chosen.
+    input_ids, input_mask: (B, T) int; keys (B,) uint32 (hash_random.row_keys).
+    special_ids: ids never chosen.
     Returns positions (B, P) int32 and weights (B, P) float32,
     P = min(max_predictions, T); slots past a row's count have weight 0.
     """
@@ -81,9 +87,14 @@ def select_positions(
     num_candidates = ops.sum(ops.cast(candidate, "int32"), axis=1)
     count = ops.clip(ops.cast(ops.round(num_tokens * mask_rate), "int32"), 1, max_predictions)
     count = ops.minimum(count, num_candidates)
-    # Top-k of random scores over candidates is a uniform draw without replacement.
-    scores = keras.random.uniform(ops.shape(input_ids), seed=seed)
-    scores = ops.where(candidate, scores, -1.0)
+    # Top-k of random scores over candidates is a uniform draw without replacement;
+    # 31-bit integer scores make ties (broken by position) negligible.
+    length = ops.shape(input_ids)[1]
+    bits = hash_random.random_bits(
+        keys[:, None], ops.arange(length)[None, :], hash_random.MASK_SCORES
+    )
+    scores = ops.cast(ops.right_shift(bits, hash_random.u32(1)), "int32")
+    scores = ops.where(candidate, scores, -1)
     _, positions = ops.top_k(scores, max_predictions)
     weights = ops.arange(max_predictions)[None, :] < count[:, None]
     return ops.cast(positions, "int32"), ops.cast(weights, "float32")
@@ -121,21 +132,26 @@ def mask_tokens(
     mask_rate: float,
     max_predictions: int,
     mask_token_fraction: float,
-    seed,
+    keys,
     random_token_fraction: float = 0.0,
     vocab_size: int = 1,
 ) -> MaskedBatch:
-    """Selects positions and masks them (see module doc). Shapes as MaskedBatch.
+    """Selects positions and masks them (see module doc). Shapes as MaskedBatch;
+    keys (B,) uint32 from hash_random.row_keys.
 
-    Random replacement ids are uniform over [0, vocab_size), as in BERT.
+    Random replacement ids are uniform over [0, vocab_size), as in BERT
+    (bits mod vocab_size: bias below vocab_size / 2**32).
     """
     positions, weights = select_positions(
-        input_ids, input_mask, special_ids, mask_rate, max_predictions, seed
+        input_ids, input_mask, special_ids, mask_rate, max_predictions, keys
     )
-    draws = keras.random.uniform(ops.shape(weights), seed=seed)
+    draws = hash_random.to_uniform(
+        hash_random.random_bits(keys[:, None], positions, hash_random.MASK_CHOICE)
+    )
     random_ids = ops.zeros_like(positions)
     if random_token_fraction > 0:
-        random_ids = keras.random.randint(ops.shape(positions), 0, vocab_size, seed=seed)
+        bits = hash_random.random_bits(keys[:, None], positions, hash_random.RANDOM_IDS)
+        random_ids = ops.cast(ops.mod(bits, hash_random.u32(vocab_size)), "int32")
     masked_ids = apply_masking(
         input_ids,
         positions,

@@ -11,6 +11,7 @@ from keras import ops
 from configs import ModelConfig
 from models.embeddings import EmbeddingBlock
 from models.encoder import Encoder
+from models import hash_random
 from models.fixed_generators import FixedDistributionHead, unigram_logits
 from models.heads import MaskedLMHead, ReplacedTokenHead
 from models.masking import (
@@ -43,8 +44,11 @@ class ElectraPretrainer(keras.Model):
         main_mlm_weights = input_mask (B, T).
     For objective "mlm" the masked LM is the discriminator-size encoder
     (`generator` is `discriminator`) and there is no discriminator head.
-    Masking and sampling draw from `seed_generator`, whose state is a variable
-    (it is saved in checkpoints, so a resumed run draws what the original would).
+    Masking and sampling draw one word per call from `seed_generator`, whose
+    state is a variable (it is saved in checkpoints, so a resumed run draws what
+    the original would); each example's draws are hashes of that word, its ids
+    and positions (models.hash_random), so they do not depend on how the batch
+    is split across replicas. Dropout does (it uses Keras' own seeds).
     """
 
     def __init__(self, config: ModelConfig, special_ids: dict, seed: int = 0, **kwargs):
@@ -115,6 +119,7 @@ class ElectraPretrainer(keras.Model):
         segment_ids = ops.cast(features["segment_ids"], "int32")
         special = (self.special_ids["pad"], self.special_ids["cls"], self.special_ids["sep"])
         bert = c.objective == "mlm"
+        keys = hash_random.row_keys(input_ids, self.seed_generator)
         masked = mask_tokens(
             input_ids,
             input_mask,
@@ -125,7 +130,7 @@ class ElectraPretrainer(keras.Model):
             mask_token_fraction=BERT_MASK_FRACTION if bert else c.mask_token_fraction,
             random_token_fraction=BERT_RANDOM_FRACTION if bert else 0.0,
             vocab_size=c.encoder.vocab_size,
-            seed=self.seed_generator,
+            keys=keys,
         )
         mlm_logits = self.generator_logits(
             masked.input_ids, input_mask, segment_ids, masked.positions, training=training
@@ -140,7 +145,10 @@ class ElectraPretrainer(keras.Model):
         }
         if bert:
             return outputs
-        sampled = gumbel_max_sample(mlm_logits, c.temperature, self.seed_generator)
+        sample_keys = hash_random.random_bits(
+            keys[:, None], masked.positions, hash_random.SAMPLE_KEYS
+        )
+        sampled = gumbel_max_sample(mlm_logits, c.temperature, sample_keys)
         corrupted, labels = replace_tokens(
             input_ids, input_mask, masked.positions, masked.weights, sampled
         )

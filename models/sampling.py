@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
-import keras
 from keras import ops
 
+from models import hash_random
 from models.masking import scatter_positions
 
 
-def gumbel_max_sample(logits, temperature: float, seed):
+def gumbel_noise_uniforms(keys, vocab_size: int):
+    """keys (...) uint32 -> uniforms (..., vocab_size) float32 in [0, 1), one stream per key."""
+    vocab = ops.arange(vocab_size)
+    bits = hash_random.random_bits(keys[..., None], vocab, hash_random.GUMBEL_NOISE)
+    return hash_random.to_uniform(bits)
+
+
+def gumbel_max_sample(logits, temperature: float, keys):
     """One token per row from softmax(logits / temperature), by the Gumbel-max trick.
 
-    logits (..., V) float -> ids (...,) int32. No gradient flows to `logits`:
-    the generator is trained by maximum likelihood only. Noise as in the
-    ELECTRA release: g = -log(-log(u + 1e-9) + 1e-9), u ~ U[0, 1).
+    logits (..., V) float, keys (...) uint32 (one per sample, e.g. from
+    hash_random.random_bits) -> ids (...,) int32. No gradient flows to
+    `logits`: the generator is trained by maximum likelihood only. Noise as in
+    the ELECTRA release: g = -log(-log(u + 1e-9) + 1e-9), u ~ U[0, 1), here u
+    a hash of (key, vocabulary index).
     """
     logits = ops.stop_gradient(ops.cast(logits, "float32")) / temperature
-    uniform = keras.random.uniform(ops.shape(logits), minval=0.0, maxval=1.0, seed=seed)
+    uniform = gumbel_noise_uniforms(keys, logits.shape[-1])
     gumbel = -ops.log(-ops.log(uniform + 1e-9) + 1e-9)
     return ops.cast(ops.argmax(logits + gumbel, axis=-1), "int32")
 

@@ -7,9 +7,15 @@ STRATEGIES = ("auto", "cpu", "one_device", "mirrored", "multi_worker_mirrored", 
 
 
 def make_strategy(name: str = "auto", tpu: str = "") -> tf.distribute.Strategy:
-    """auto: TPU if `tpu` is given, all GPUs if several, else one device (GPU or CPU)."""
+    """auto: TPU if `tpu` is given, all GPUs if several, else one device (GPU or CPU).
+
+    mirrored: all GPUs, or without GPUs all logical CPU devices.
+    """
     if name not in STRATEGIES:
         raise ValueError(f"unknown strategy {name!r}; choose one of {STRATEGIES}")
+    if name == "multi_worker_mirrored":
+        # First: it configures collective ops, which fails once TensorFlow has initialised.
+        return tf.distribute.MultiWorkerMirroredStrategy()
     gpus = tf.config.list_logical_devices("GPU")
     if name == "auto":
         name = "tpu" if tpu else "mirrored" if len(gpus) > 1 else "one_device"
@@ -18,9 +24,8 @@ def make_strategy(name: str = "auto", tpu: str = "") -> tf.distribute.Strategy:
     if name == "one_device":
         return tf.distribute.OneDeviceStrategy("/gpu:0" if gpus else "/cpu:0")
     if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
-    if name == "multi_worker_mirrored":
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        cpus = [d.name for d in tf.config.list_logical_devices("CPU")]
+        return tf.distribute.MirroredStrategy(None if gpus or len(cpus) < 2 else cpus)
     resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu or None)
     tf.config.experimental_connect_to_cluster(resolver)
     tf.tpu.experimental.initialize_tpu_system(resolver)

@@ -2,6 +2,7 @@ import keras
 import numpy as np
 import pytest
 
+from models.hash_random import row_keys
 from models.masking import (
     apply_masking,
     gather_positions,
@@ -38,7 +39,7 @@ def masked():
         mask_rate=0.15,
         max_predictions=20,
         mask_token_fraction=0.85,
-        seed=keras.random.SeedGenerator(7),
+        keys=row_keys(ids, keras.random.SeedGenerator(7)),
     )
     return ids, mask, {k: np.asarray(v) for k, v in out._asdict().items()}
 
@@ -94,7 +95,7 @@ def test_bert_split_is_80_10_10():
         mask_token_fraction=0.8,
         random_token_fraction=0.1,
         vocab_size=1000,
-        seed=keras.random.SeedGenerator(3),
+        keys=row_keys(ids, keras.random.SeedGenerator(3)),
     )
     w = np.asarray(out.weights) > 0
     new = np.take_along_axis(np.asarray(out.input_ids), np.asarray(out.positions), axis=1)[w]
@@ -146,19 +147,36 @@ def test_apply_masking_with_fixed_draws_matches_numpy():
     )
 
 
+SMALL = dict(
+    special_ids=(PAD, CLS, SEP),
+    mask_id=MASK,
+    mask_rate=0.15,
+    max_predictions=10,
+    mask_token_fraction=0.8,
+    random_token_fraction=0.1,
+    vocab_size=1000,
+)
+
+
 def test_masks_are_drawn_anew_each_call():
     ids, mask = random_batch(4, 64)
     seed = keras.random.SeedGenerator(1)
-    kwargs = dict(
-        special_ids=(PAD, CLS, SEP),
-        mask_id=MASK,
-        mask_rate=0.15,
-        max_predictions=10,
-        mask_token_fraction=0.85,
-        seed=seed,
-    )
-    first, second = mask_tokens(ids, mask, **kwargs), mask_tokens(ids, mask, **kwargs)
+    first = mask_tokens(ids, mask, keys=row_keys(ids, seed), **SMALL)
+    second = mask_tokens(ids, mask, keys=row_keys(ids, seed), **SMALL)
     assert not np.array_equal(np.asarray(first.positions), np.asarray(second.positions))
+
+
+def test_an_example_is_masked_alike_in_any_row_or_batch():
+    """What replicas rely on: the same seed state masks an example identically
+    whether it is in the full batch, in a slice of it, or in another row."""
+    ids, mask = random_batch(8, 64, seed=2)
+    full = mask_tokens(ids, mask, keys=row_keys(ids, keras.random.SeedGenerator(5)), **SMALL)
+    order = np.array([6, 7, 5, 4])  # the second half, shuffled
+    part = mask_tokens(
+        ids[order], mask[order], keys=row_keys(ids[order], keras.random.SeedGenerator(5)), **SMALL
+    )
+    for got, expected in zip(part, full):
+        np.testing.assert_array_equal(np.asarray(got), np.asarray(expected)[order])
 
 
 def test_scatter_and_gather():
