@@ -28,6 +28,20 @@ _MAGIC_WORD = re.compile(r"__[A-Z]+__")
 _LETTER_OR_DIGIT = re.compile(r"[^\W_]")
 # Rows of tables the parser could not match (e.g. unbalanced markup inside).
 _TABLE_ROW_PREFIXES = ("{|", "|", "!")
+# Fast pre-pass before mwparserfromhell (whose Python tree builder is the
+# cost): closed comments go, and every <ref> and innermost template (or
+# template argument) without tags inside becomes _PLACEHOLDER, repeatedly, so
+# nested templates go too. The cleaning drops all of them anyway; the
+# placeholder (a private-use character, removed from the input first and from
+# the output last) keeps the markup around them, e.g. '''{{lang|fr|x}}''', in
+# the shape it had.
+_PLACEHOLDER = "\ue000"
+_COMMENT = re.compile(r"<!--.*?-->", re.S)
+_REF = re.compile(r"<ref\b[^>]*?/>|<ref\b[^>/]*(?:/(?!>)[^>/]*)*>(?:(?!<ref\b).)*?</ref\s*>",
+                  re.S | re.I)
+_TEMPLATE = re.compile(r"\{\{\{[^{}<>]*\}\}\}|\{\{[^{}<>]*\}\}")
+# Runs of two or more apostrophes: MediaWiki's italic ('') and bold (''') markup.
+_QUOTES = re.compile(r"'{2,}")
 _CHUNK_BYTES = 1 << 16
 # What a range that starts or ends inside a dump is wrapped in to parse.
 RANGE_PREFIX, RANGE_SUFFIX = b"<mediawiki>", b"</mediawiki>"
@@ -164,14 +178,49 @@ def _prune(code: Wikicode) -> None:
     code.nodes = kept
 
 
+def _strip_quotes(line: str) -> str:
+    """Removes bold / italic markup from one wikitext line as MediaWiki reads it:
+    '''' is an apostrophe then bold, a run over 5 keeps the extra as
+    apostrophes, and when both the italic and the bold count are odd, one
+    ''' is an apostrophe then italic (the first after a one-letter word, else
+    the first after a longer word, else the first)."""
+    runs = [(m.start(), len(m.group())) for m in _QUOTES.finditer(line)]
+    if not runs:
+        return line
+    sizes = [3 if n == 4 else min(n, 5) for _, n in runs]
+    kept = [n - size for (_, n), size in zip(runs, sizes)]  # literal apostrophes
+    if 3 in sizes and sum(s != 3 for s in sizes) % 2 and sum(s != 2 for s in sizes) % 2:
+        def rank(i):
+            before = line[:runs[i][0] + kept[i]]
+            return 2 if before[-1:] == " " else 0 if before[-2:-1] == " " else 1
+        kept[min((i for i, size in enumerate(sizes) if size == 3), key=rank)] += 1
+    pieces, end = [], 0
+    for (start, n), apostrophes in zip(runs, kept):
+        pieces += [line[end:start], "'" * apostrophes]
+        end = start + n
+    return "".join(pieces) + line[end:]
+
+
+def _prepass(wikitext: str) -> str:
+    """Comments removed, refs and templates replaced (see _PLACEHOLDER)."""
+    text = _REF.sub(_PLACEHOLDER, _COMMENT.sub("", wikitext.replace(_PLACEHOLDER, "")))
+    found = True
+    while found:
+        text, found = _TEMPLATE.subn(_PLACEHOLDER, text)
+    return text
+
+
 def wikitext_to_paragraphs(wikitext: str) -> list[str]:
     """Cleans wikitext to prose: one string per source line (a wikitext
     paragraph or list item); headings become breaks and are dropped, as are
     templates, refs, tables (and rows of unparsed ones), file/image/category
-    links and lines left without any letter or digit."""
-    code = mwparserfromhell.parse(wikitext)
+    links, bold / italic markup and lines left without any letter or digit."""
+    # Bold / italic goes before parsing, line by line as MediaWiki does: the
+    # parser's own handling of unbalanced '' can swallow whole sections.
+    lines = _prepass(wikitext).split("\n")
+    code = mwparserfromhell.parse("\n".join(map(_strip_quotes, lines)), skip_style_tags=True)
     _prune(code)
     text = _MAGIC_WORD.sub("", code.strip_code(normalize=True, collapse=True))
-    paragraphs = (" ".join(line.split()) for line in text.split("\n"))
+    paragraphs = (" ".join(line.replace(_PLACEHOLDER, "").split()) for line in text.split("\n"))
     return [p for p in paragraphs
             if _LETTER_OR_DIGIT.search(p) and not p.startswith(_TABLE_ROW_PREFIXES)]

@@ -92,6 +92,19 @@ def test_unparsed_table_rows_and_empty_pages_are_dropped():
     assert wikipedia.wikitext_to_paragraphs("{{stub}}\n== Heading ==\n[[Category:X]]") == []
 
 
+def test_bold_and_italic_markup_is_removed_as_mediawiki_reads_it():
+    assert wikipedia.wikitext_to_paragraphs(
+        "The ''Iliad'''s hero. l''''amour''' and '''''both''''' ''θ''<sub>''i''</sub>.\n"
+        "'''{{lang|fr|Temps}}''' stays ''balanced\nnext line") == [
+        "The Iliad's hero. l'amour and both θi.", "stays balanced", "next line"]
+
+
+def test_prepass_drops_refs_and_nested_templates_but_not_text_between():
+    text = ("A<ref name=a/> b<ref>{{cite|x={{y}}}}</ref> c {{a|{{b|{{c}}}}}} d "
+            "{{{arg}}} e<ref group=\"n\">note</ref>.<!-- {{x -->\n\ue000f")
+    assert wikipedia.wikitext_to_paragraphs(text) == ["A b c d e.", "f"]
+
+
 def test_split_sentences():
     assert sentences.split_sentences("Dr. Smith went home. He slept well!  Then he left") == [
         "Dr. Smith went home.", "He slept well!", "Then he left"]
