@@ -208,6 +208,7 @@ class RtdTrainer:
                 chunk = min([every - step % every for every in boundaries] + [last_step - step])
                 stage = stage_at(self.config.model, step)
                 chunk_totals, grad_norm = self._train_steps(self.train_iterator, tf.constant(chunk), stage)
+                self._check_finite(chunk_totals, float(grad_norm), stage)  # before anything is saved
                 totals = chunk_totals if totals is None else {k: totals[k] + v for k, v in chunk_totals.items()}
                 norms.append(float(grad_norm) * chunk)
                 step = self.step
@@ -231,14 +232,20 @@ class RtdTrainer:
             log(f"stopped at step {self.step}; checkpoint saved to {self.manager.latest_checkpoint}")
         return metrics
 
+    def _check_finite(self, totals: dict, grad_norm: float, stage: str) -> None:
+        """Raises NonFiniteLossError if the loss of a chunk of steps (summed statistics), or its
+        mean gradient norm, is not finite (overflowing float16 gradients are skipped, not fatal)."""
+        loss = float(rtd_metrics(totals, *loss_weights(self.config.model, stage))["loss"])
+        scaled = isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer)
+        if not math.isfinite(loss) or not (scaled or math.isfinite(grad_norm)):
+            raise NonFiniteLossError(
+                f"non-finite loss {loss} (gradient norm {grad_norm}) in the steps up to {self.step}; "
+                f"the last good checkpoint is {self.manager.latest_checkpoint}")
+
     def _log_metrics(self, totals: dict, grad_norm: float, started: float, stage: str) -> dict:
-        """Scalars for one logging interval; raises NonFiniteLossError on a non-finite loss."""
+        """Scalars for one logging interval."""
         weights = loss_weights(self.config.model, stage)
         metrics = {k: float(v) for k, v in rtd_metrics(totals, *weights).items() if np.ndim(v) == 0}
-        if not math.isfinite(metrics["loss"]):
-            raise NonFiniteLossError(
-                f"non-finite loss {metrics['loss']} before step {self.step}; "
-                f"the last good checkpoint is {self.manager.latest_checkpoint}")
         metrics.update(grad_norm=grad_norm, learning_rate=float(self.optimizer.learning_rate),
                        tokens_per_sec=float(totals["disc_count"]) / (time.perf_counter() - started))
         if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
