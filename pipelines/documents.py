@@ -1,7 +1,10 @@
 """What readers yield: documents, and skips (counted; bad input also goes to
 the dead-letter output with its file and byte offset).
 
-Offsets are byte positions in the file's decompressed stream.
+Offsets are byte positions in the file's decompressed stream; in a `.bz2`
+dump cut into work units at its streams (`formats.plan_units`), positions in
+the text decompressed from `stream`, the raw offset of the bz2 stream that the
+unit starts at (0 for the first unit).
 """
 import dataclasses
 import json
@@ -44,6 +47,11 @@ class Document:
     offset: int
     format: str
     text: str
+    stream: int = 0  # see the module docstring
+
+    def skip(self, reason: str, detail: str = "") -> "Skip":
+        """A Skip of this document, at its place."""
+        return Skip(self.path, self.offset, reason, detail, self.doc_id, self.stream)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,22 +62,27 @@ class Skip:
     reason: str
     detail: str = ""
     doc_id: str = ""
+    stream: int = 0  # see the module docstring
 
     @property
     def is_bad_input(self) -> bool:
         return self.reason in BAD_INPUT
 
     def to_json(self) -> str:
-        """One dead-letter line: {"file", "offset", "reason", "detail", "doc_id"}."""
-        return json.dumps({"file": self.path, "offset": self.offset, "reason": self.reason,
-                           "detail": self.detail[:500], "doc_id": self.doc_id},
-                          ensure_ascii=False, sort_keys=True)
+        """One dead-letter line: {"file", "offset", "reason", "detail", "doc_id"}
+        and "stream" when not 0."""
+        fields = {"file": self.path, "offset": self.offset, "reason": self.reason,
+                  "detail": self.detail[:500], "doc_id": self.doc_id}
+        if self.stream:
+            fields["stream"] = self.stream
+        return json.dumps(fields, ensure_ascii=False, sort_keys=True)
 
 
 class BadInputError(RuntimeError):
     """Raised instead of skipping bad input under --strict."""
 
     def __init__(self, skip: Skip):
-        super().__init__(f"--strict: {skip.reason} in {skip.path} at byte {skip.offset}"
+        stream = f" of the bz2 stream at byte {skip.stream}" if skip.stream else ""
+        super().__init__(f"--strict: {skip.reason} in {skip.path} at byte {skip.offset}{stream}"
                          f"{' (' + skip.doc_id + ')' if skip.doc_id else ''}: {skip.detail}")
         self.skip = skip

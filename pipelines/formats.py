@@ -1,9 +1,11 @@
 """Input files: format detection, work units (byte ranges), and reading a
 unit into Documents and Skips with every failure mapped to a skip reason.
 
-Large uncompressed files (and `.warc.gz`, whose records are gzip members) are
-cut into units of about `split_bytes` at document boundaries, so one big
-file is read by many workers; other files are one unit each.
+Large uncompressed files, `.warc.gz` (whose records are gzip members) and
+multistream `.xml.bz2` dumps (Wikipedia's `pages-articles-multistream`, whose
+bz2 streams hold whole pages) are cut into units of about `split_bytes` at
+document boundaries, so one big file is read by many workers; other files
+are one unit each.
 """
 import bz2
 import dataclasses
@@ -24,6 +26,9 @@ _SUFFIXES = (  # checked in order, on the lower-cased file name
     (".txt", documents.TEXT), (".txt.gz", documents.TEXT), (".txt.bz2", documents.TEXT),
 )
 _BLANK_LINE = re.compile(rb"\n[ \t\r]*\n")
+# A bz2 stream header and the magic number of its first block; streams start
+# at byte boundaries (blocks inside a stream do not).
+_BZ2_STREAM = re.compile(rb"BZh[1-9]1AY&SY")
 _SCAN_BYTES = 1 << 20
 
 
@@ -55,6 +60,11 @@ class Unit:
     def unit_id(self) -> str:
         return f"{self.path}@{self.start}"
 
+    @property
+    def stream(self) -> int:
+        """Raw offset of the bz2 stream the unit starts at (`Document.stream`), else 0."""
+        return self.start if _compression(self.path) == "bz2" else 0
+
 
 def _compression(path: str) -> str | None:
     return next((c for c in ("bz2", "gz") if path.lower().endswith("." + c)), None)
@@ -64,8 +74,9 @@ def is_splittable(path: str, fmt: str) -> bool:
     """Whether units may start inside the file."""
     if fmt == documents.BOOKS:
         return False
-    return _compression(path) is None or (fmt in documents.WEB_FORMATS
-                                          and _compression(path) == "gz")
+    return (_compression(path) is None
+            or (fmt in documents.WEB_FORMATS and _compression(path) == "gz")
+            or (fmt == documents.WIKIPEDIA and _compression(path) == "bz2"))
 
 
 def _scan(raw: BinaryIO, position: int, pattern: re.Pattern, at_end: bool) -> int | None:
@@ -90,9 +101,32 @@ def next_boundary(raw: BinaryIO, position: int, path: str, fmt: str) -> int | No
     from (seekable raw stream), or None."""
     if fmt in documents.WEB_FORMATS:
         return web.next_record(raw, position, _compression(path) == "gz")
+    if fmt == documents.WIKIPEDIA and _compression(path) == "bz2":
+        return _next_page_stream(raw, position)
     if fmt == documents.WIKIPEDIA:
         return _scan(raw, position, re.compile(re.escape(wikipedia.PAGE_TAG)), False)
     return _scan(raw, position, _BLANK_LINE, True)
+
+
+def _next_page_stream(raw: BinaryIO, position: int) -> int | None:
+    """Start of the first bz2 stream at or after `position` whose text begins
+    with <page> (after whitespace), or None. Decompresses only the start of
+    each candidate (one bz2 block at most)."""
+    while (start := _scan(raw, position, _BZ2_STREAM, False)) is not None:
+        raw.seek(start)
+        decompressor, text = bz2.BZ2Decompressor(), b""
+        try:
+            while not decompressor.eof and len(text.lstrip()) < len(wikipedia.PAGE_TAG):
+                chunk = raw.read(1 << 16)
+                if not chunk:
+                    break
+                text += decompressor.decompress(chunk, 1 << 10)
+        except OSError:  # the magic bytes were not a stream
+            pass
+        if text.lstrip().startswith(wikipedia.PAGE_TAG):
+            return start
+        position = start + 1
+    return None
 
 
 def plan_units(path: str, fmt: str, size: int, split_bytes: int,
@@ -168,17 +202,19 @@ def _decompressed(raw: BinaryIO, path: str) -> BinaryIO:
 def _read_wikipedia(stream, unit, max_bytes):
     prefix = wikipedia.RANGE_PREFIX if unit.start > 0 else b""
     suffix = wikipedia.RANGE_SUFFIX if unit.end < unit.size else b""
-    for page in wikipedia.iter_pages(stream, max_bytes, unit.start, prefix, suffix):
+    base = unit.start - unit.stream
+    for page in wikipedia.iter_pages(stream, max_bytes, base, prefix, suffix):
         reason = wikipedia.skip_reason(page)
         if page.text_bytes > max_bytes and not reason:
             reason, detail = documents.DOCUMENT_TOO_LONG, f"{page.text_bytes} bytes > {max_bytes}"
         else:
             detail = page.title
         if reason:
-            yield documents.Skip(unit.path, page.offset, reason, detail, page.page_id)
+            yield documents.Skip(unit.path, page.offset, reason, detail, page.page_id,
+                                 unit.stream)
         else:
             yield documents.Document(page.page_id, unit.path, page.offset, documents.WIKIPEDIA,
-                                     page.wikitext)
+                                     page.wikitext, unit.stream)
 
 
 def read_unit(unit: Unit, open_raw: Callable[[str], BinaryIO], max_bytes: int
@@ -206,15 +242,17 @@ def read_unit(unit: Unit, open_raw: Callable[[str], BinaryIO], max_bytes: int
             else:
                 yield from plaintext.read_text(buffered, unit.path, unit.start, max_bytes)
     except expat.ExpatError as error:
-        yield documents.Skip(unit.path, error.offset, documents.MALFORMED_XML, str(error))
+        yield documents.Skip(unit.path, error.offset, documents.MALFORMED_XML, str(error),
+                             stream=unit.stream)
     except (OSError, EOFError, zlib.error) as error:
         reason = (documents.CORRUPT_COMPRESSION if _compression(unit.path)
                   and not isinstance(error, FileNotFoundError) else documents.UNREADABLE_FILE)
-        position = unit.start + (stream.position if stream is not None else 0)
-        yield documents.Skip(unit.path, position, reason, repr(error))
+        position = unit.start - unit.stream + (stream.position if stream is not None else 0)
+        yield documents.Skip(unit.path, position, reason, repr(error), stream=unit.stream)
     except Exception as error:  # anything else: the rest of the unit is lost
-        position = unit.start + (stream.position if stream is not None else 0)
-        yield documents.Skip(unit.path, position, documents.UNREADABLE_FILE, repr(error))
+        position = unit.start - unit.stream + (stream.position if stream is not None else 0)
+        yield documents.Skip(unit.path, position, documents.UNREADABLE_FILE, repr(error),
+                             stream=unit.stream)
 
 
 def paragraphs(document: documents.Document) -> list[str]:

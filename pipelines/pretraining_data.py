@@ -94,10 +94,10 @@ def fingerprint(text: str) -> bytes:
     return hashlib.sha256(normal.encode("utf-8", "surrogatepass")).digest()[:16]
 
 
-def document_key(document: documents.Document) -> tuple[str, int]:
-    """(path, offset): unique per document in the job (ids need not be: two
-    files may share a name) and ordered as the documents are read."""
-    return document.path, document.offset
+def document_key(document: documents.Document) -> tuple[str, int, int]:
+    """(path, stream, offset): unique per document in the job (ids need not
+    be: two files may share a name) and ordered as the documents are read."""
+    return document.path, document.stream, document.offset
 
 
 def add_counts(total: dict, part: dict) -> dict:
@@ -254,9 +254,7 @@ class UnitToExamplesFn(beam.DoFn):
             except documents.BadInputError:
                 raise
             except Exception as error:  # one bad document must never fail the job
-                yield from self._skip(documents.Skip(
-                    document.path, document.offset, documents.PAGE_ERROR, repr(error),
-                    document.doc_id), counts)
+                yield from self._skip(document.skip(documents.PAGE_ERROR, repr(error)), counts)
 
     def _write_document(self, document, sentence_ids, writer, counts):
         special = self._tokenizer.special_ids
@@ -264,8 +262,7 @@ class UnitToExamplesFn(beam.DoFn):
                                          special["cls"], special["sep"],
                                          packing.document_rng(self._config.seed, document.doc_id))
         if not examples:
-            yield from self._skip(documents.Skip(document.path, document.offset,
-                                                 documents.NO_TOKENS, "", document.doc_id), counts)
+            yield from self._skip(document.skip(documents.NO_TOKENS), counts)
             return
         split = split_of(document.doc_id, self._config.heldout_percent)
         shard_counts = {}
@@ -298,16 +295,14 @@ class UnitToExamplesFn(beam.DoFn):
                 yield from self._skip(item, counts)
                 continue
             if document_key(item) in self._duplicates:
-                yield from self._skip(documents.Skip(item.path, item.offset, documents.DUPLICATE,
-                                                     "", item.doc_id), counts)
+                yield from self._skip(item.skip(documents.DUPLICATE), counts)
                 continue
             try:
                 lines = self._sentences(item)
             except Exception as error:  # one bad document must never fail the job
-                lines = documents.Skip(item.path, item.offset, documents.PAGE_ERROR,
-                                       repr(error), item.doc_id)
+                lines = item.skip(documents.PAGE_ERROR, repr(error))
             if isinstance(lines, str):
-                lines = documents.Skip(item.path, item.offset, lines, "", item.doc_id)
+                lines = item.skip(lines)
             if isinstance(lines, documents.Skip):
                 yield from self._skip(lines, counts)
                 continue

@@ -163,6 +163,41 @@ def test_wet_conversion_records(tmp_path):
     assert [s.reason for s in items if isinstance(s, documents.Skip)] == ["invalid_utf8"]
 
 
+def _multistream(data: bytes, cuts: list[int]) -> bytes:
+    """`data` as concatenated bz2 streams, one per piece between the cuts."""
+    edges = [0] + cuts + [len(data)]
+    return b"".join(bz2.compress(data[a:b]) for a, b in zip(edges, edges[1:]))
+
+
+def test_multistream_bz2_splits_at_streams_that_start_with_a_page(tmp_path):
+    pages = "".join(f"  <page><title>P{i}</title><ns>0</ns><id>{i}</id><revision><text>"
+                    f"Text {i} {os.urandom(300).hex()}.</text></revision></page>\n"
+                    for i in range(60))
+    data = f'<mediawiki xmlns="x"><siteinfo/>\n{pages}</mediawiki>'.encode()
+    page_starts = [i for i in range(len(data)) if data.startswith(b"  <page>", i)]
+    (tmp_path / "whole.xml.bz2").write_bytes(bz2.compress(data))
+    # As Wikipedia's multistream dumps: the header, then 10 pages per stream;
+    # then as pbzip2 writes: streams cut anywhere, so only some start a page.
+    (tmp_path / "pages.xml.bz2").write_bytes(_multistream(data, page_starts[::10]))
+    (tmp_path / "anywhere.xml.bz2").write_bytes(_multistream(
+        data, sorted({*range(1000, len(data), 5000), page_starts[30]})))
+    whole = _docs(_read(tmp_path / "whole.xml.bz2"))
+    assert len(whole) == 60
+    for name, units in (("pages.xml.bz2", 6), ("anywhere.xml.bz2", 2)):
+        path = str(tmp_path / name)
+        planned = formats.plan_units(path, "wikipedia", os.path.getsize(path), 2000,
+                                     lambda p: open(p, "rb"))
+        assert len(planned) == units
+        items = _read(path, split_bytes=2000)
+        assert not _skips(items)
+        assert [(d.doc_id, d.text) for d in items] == [(d.doc_id, d.text) for d in whole]
+        assert len({(d.stream, d.offset) for d in items}) == 60
+        for d in items:  # offsets count from the start of the unit's first stream
+            with open(path, "rb") as f:
+                f.seek(d.stream)
+                assert bz2.BZ2File(f).read()[d.offset:].startswith(b"<page>")
+
+
 def test_bad_input_is_skipped_with_reason_and_offset(tmp_path):
     pages = "".join(f"<page><title>P{i}</title><ns>0</ns><id>{i}</id><revision><text>"
                     f"Text {i}.</text></revision></page>" for i in range(3))
