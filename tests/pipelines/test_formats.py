@@ -2,6 +2,7 @@
 import bz2
 import gzip
 import io
+import json
 import os
 
 import pytest
@@ -192,6 +193,7 @@ def test_multistream_bz2_splits_at_streams_that_start_with_a_page(tmp_path):
         assert not _skips(items)
         assert [(d.doc_id, d.text) for d in items] == [(d.doc_id, d.text) for d in whole]
         assert len({(d.stream, d.offset) for d in items}) == 60
+        assert json.loads(items[-1].skip("duplicate").to_json())["stream"] == items[-1].stream > 0
         for d in items:  # offsets count from the start of the unit's first stream
             with open(path, "rb") as f:
                 f.seek(d.stream)
