@@ -29,9 +29,9 @@ _LETTER_OR_DIGIT = re.compile(r"[^\W_]")
 # Rows of tables the parser could not match (e.g. unbalanced markup inside).
 _TABLE_ROW_PREFIXES = ("{|", "|", "!")
 # Fast pre-pass before mwparserfromhell (whose Python tree builder is the
-# cost): closed comments go, and every <ref> and innermost template (or
-# template argument) without tags inside becomes _PLACEHOLDER, repeatedly, so
-# nested templates go too. The cleaning drops all of them anyway; the
+# cost): closed comments go, and every <ref>, innermost template (or
+# template argument) without tags inside and innermost table becomes
+# _PLACEHOLDER, repeatedly, so nested ones go too. The cleaning drops all of them anyway; the
 # placeholder (a private-use character, removed from the input first and from
 # the output last) keeps the markup around them, e.g. '''{{lang|fr|x}}''', in
 # the shape it had.
@@ -40,6 +40,8 @@ _COMMENT = re.compile(r"<!--.*?-->", re.S)
 _REF = re.compile(r"<ref\b[^>]*?/>|<ref\b[^>/]*(?:/(?!>)[^>/]*)*>(?:(?!<ref\b).)*?</ref\s*>",
                   re.S | re.I)
 _TEMPLATE = re.compile(r"\{\{\{[^{}<>]*\}\}\}|\{\{[^{}<>]*\}\}")
+# An innermost table: from a line starting {| to the first line starting |}.
+_TABLE = re.compile(r"^[ \t]*\{\|(?:(?!^[ \t]*\{\|).)*?^[ \t]*\|\}", re.S | re.M)
 # Runs of two or more apostrophes: MediaWiki's italic ('') and bold (''') markup.
 _QUOTES = re.compile(r"'{2,}")
 _CHUNK_BYTES = 1 << 16
@@ -202,11 +204,13 @@ def _strip_quotes(line: str) -> str:
 
 
 def _prepass(wikitext: str) -> str:
-    """Comments removed, refs and templates replaced (see _PLACEHOLDER)."""
+    """Comments removed, refs, templates and tables replaced (see _PLACEHOLDER)."""
     text = _REF.sub(_PLACEHOLDER, _COMMENT.sub("", wikitext.replace(_PLACEHOLDER, "")))
     found = True
     while found:
-        text, found = _TEMPLATE.subn(_PLACEHOLDER, text)
+        text, templates = _TEMPLATE.subn(_PLACEHOLDER, text)
+        text, tables = _TABLE.subn(_PLACEHOLDER, text)
+        found = templates or tables
     return text
 
 

@@ -99,10 +99,11 @@ def test_bold_and_italic_markup_is_removed_as_mediawiki_reads_it():
         "The Iliad's hero. l'amour and both θi.", "stays balanced", "next line"]
 
 
-def test_prepass_drops_refs_and_nested_templates_but_not_text_between():
+def test_prepass_drops_refs_nested_templates_and_tables_but_not_text_between():
     text = ("A<ref name=a/> b<ref>{{cite|x={{y}}}}</ref> c {{a|{{b|{{c}}}}}} d "
-            "{{{arg}}} e<ref group=\"n\">note</ref>.<!-- {{x -->\n\ue000f")
-    assert wikipedia.wikitext_to_paragraphs(text) == ["A b c d e.", "f"]
+            "{{{arg}}} e<ref group=\"n\">note</ref>.<!-- {{x -->\n\ue000f\n"
+            "{| class=x\n| a\n {|\n| {{b}}\n |}\n|}\ng")
+    assert wikipedia.wikitext_to_paragraphs(text) == ["A b c d e.", "f", "g"]
 
 
 def test_split_sentences():
