@@ -42,6 +42,9 @@ _REF = re.compile(r"<ref\b[^>]*?/>|<ref\b[^>/]*(?:/(?!>)[^>/]*)*>(?:(?!<ref\b).)
 _TEMPLATE = re.compile(r"\{\{\{[^{}<>]*\}\}\}|\{\{[^{}<>]*\}\}")
 # An innermost table: from a line starting {| to the first line starting |}.
 _TABLE = re.compile(r"^[ \t]*\{\|(?:(?!^[ \t]*\{\|).)*?^[ \t]*\|\}", re.S | re.M)
+# A link to an article (no namespace: no colon) without nested links, on one
+# line: [[target]] or [[target|text]].
+_PLAIN_LINK = re.compile(r"\[\[([^\[\]|:\n]*)(?:\|([^\[\]\n]*))?\]\]")
 # Runs of two or more apostrophes: MediaWiki's italic ('') and bold (''') markup.
 _QUOTES = re.compile(r"'{2,}")
 _CHUNK_BYTES = 1 << 16
@@ -203,6 +206,10 @@ def _strip_quotes(line: str) -> str:
     return "".join(pieces) + line[end:]
 
 
+def _link_text(link: re.Match) -> str:
+    return link[1] if link[2] is None else link[2]
+
+
 def _prepass(wikitext: str) -> str:
     """Comments removed, refs, templates and tables replaced (see _PLACEHOLDER)."""
     text = _REF.sub(_PLACEHOLDER, _COMMENT.sub("", wikitext.replace(_PLACEHOLDER, "")))
@@ -221,8 +228,9 @@ def wikitext_to_paragraphs(wikitext: str) -> list[str]:
     links, bold / italic markup and lines left without any letter or digit."""
     # Bold / italic goes before parsing, line by line as MediaWiki does: the
     # parser's own handling of unbalanced '' can swallow whole sections.
-    lines = _prepass(wikitext).split("\n")
-    code = mwparserfromhell.parse("\n".join(map(_strip_quotes, lines)), skip_style_tags=True)
+    # Then plain links become their text (as the parser would make them).
+    text = "\n".join(map(_strip_quotes, _prepass(wikitext).split("\n")))
+    code = mwparserfromhell.parse(_PLAIN_LINK.sub(_link_text, text), skip_style_tags=True)
     _prune(code)
     text = _MAGIC_WORD.sub("", code.strip_code(normalize=True, collapse=True))
     paragraphs = (" ".join(line.replace(_PLACEHOLDER, "").split()) for line in text.split("\n"))
