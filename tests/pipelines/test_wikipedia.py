@@ -106,6 +106,12 @@ def test_prepass_drops_refs_nested_templates_and_tables_but_not_text_between():
     assert wikipedia.wikitext_to_paragraphs(text) == ["A b c d e.", "f", "g"]
 
 
+def test_links_become_their_text():
+    assert wikipedia.wikitext_to_paragraphs(
+        "[[a|b]] [[c]]s [[Star Trek: V]] ''[[R (P)|''R'']]'' [[File:x.jpg|thumb|[[d|e]]]] [[]]") \
+        == ["b cs Star Trek: V R"]
+
+
 def test_split_sentences():
     assert sentences.split_sentences("Dr. Smith went home. He slept well!  Then he left") == [
         "Dr. Smith went home.", "He slept well!", "Then he left"]
