@@ -29,6 +29,8 @@ _BLANK_LINE = re.compile(rb"\n[ \t\r]*\n")
 # A bz2 stream header and the magic number of its first block; streams start
 # at byte boundaries (blocks inside a stream do not).
 _BZ2_STREAM = re.compile(rb"BZh[1-9]1AY&SY")
+# Wikipedia's multistream dumps start a stream every 100 pages (well under 1 MB).
+_MAX_STREAM_GAP = 16 << 20
 _SCAN_BYTES = 1 << 20
 
 
@@ -79,21 +81,25 @@ def is_splittable(path: str, fmt: str) -> bool:
             or (fmt == documents.WIKIPEDIA and _compression(path) == "bz2"))
 
 
-def _scan(raw: BinaryIO, position: int, pattern: re.Pattern, at_end: bool) -> int | None:
-    """First match of `pattern` at or after `position`: its end if at_end
-    else its start."""
+def _scan(raw: BinaryIO, position: int, pattern: re.Pattern, at_end: bool,
+          limit: int | None = None) -> int | None:
+    """First match of `pattern` at or after `position` (and starting before
+    `limit`, if given): its end if at_end else its start."""
     raw.seek(position)
     window, base = b"", position
-    while True:
+    while limit is None or base < limit:
         chunk = raw.read(_SCAN_BYTES)
         window += chunk
         match = pattern.search(window)
+        if match and limit is not None and base + match.start() >= limit:
+            return None
         if match:
             return base + (match.end() if at_end else match.start())
         if not chunk:
             return None
         base += len(window) - 64
         window = window[-64:]
+    return None
 
 
 def next_boundary(raw: BinaryIO, position: int, path: str, fmt: str) -> int | None:
@@ -109,10 +115,12 @@ def next_boundary(raw: BinaryIO, position: int, path: str, fmt: str) -> int | No
 
 
 def _next_page_stream(raw: BinaryIO, position: int) -> int | None:
-    """Start of the first bz2 stream at or after `position` whose text begins
-    with <page> (after whitespace), or None. Decompresses only the start of
-    each candidate (one bz2 block at most)."""
-    while (start := _scan(raw, position, _BZ2_STREAM, False)) is not None:
+    """Start of the first bz2 stream in [position, position + _MAX_STREAM_GAP)
+    whose text begins with <page> (after whitespace), or None (then the rest of
+    the file is one unit, and a single-stream dump is not read to its end to
+    find out). Decompresses only the start of each candidate (one bz2 block)."""
+    limit = position + _MAX_STREAM_GAP
+    while (start := _scan(raw, position, _BZ2_STREAM, False, limit)) is not None:
         raw.seek(start)
         decompressor, text = bz2.BZ2Decompressor(), b""
         try:

@@ -200,6 +200,22 @@ def test_multistream_bz2_splits_at_streams_that_start_with_a_page(tmp_path):
                 assert bz2.BZ2File(f).read()[d.offset:].startswith(b"<page>")
 
 
+def test_bz2_without_a_page_stream_near_the_cut_is_not_split(tmp_path, monkeypatch):
+    pages = "".join(f"  <page><id>{i}</id><ns>0</ns><revision><text>{os.urandom(300).hex()}"
+                    f"</text></revision></page>\n" for i in range(40))
+    data = f"<mediawiki>\n{pages}</mediawiki>".encode()
+    cuts = [i for i in range(len(data)) if data.startswith(b"  <page>", i)][::10]
+    path = tmp_path / "pages.xml.bz2"
+    path.write_bytes(_multistream(data, cuts))
+
+    def plan():
+        return formats.plan_units(str(path), "wikipedia", os.path.getsize(path), 1000,
+                                  lambda p: open(p, "rb"))
+    assert len(plan()) == 4  # the header shares the first unit
+    monkeypatch.setattr(formats, "_MAX_STREAM_GAP", 100)  # streams are further apart
+    assert len(plan()) == 1
+
+
 def test_bad_input_is_skipped_with_reason_and_offset(tmp_path):
     pages = "".join(f"<page><title>P{i}</title><ns>0</ns><id>{i}</id><revision><text>"
                     f"Text {i}.</text></revision></page>" for i in range(3))
