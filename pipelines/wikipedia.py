@@ -31,10 +31,10 @@ _TABLE_ROW_PREFIXES = ("{|", "|", "!")
 # Fast pre-pass before mwparserfromhell (whose Python tree builder is the
 # cost): closed comments go, and every <ref>, innermost template (or
 # template argument) without tags inside and innermost table becomes
-# _PLACEHOLDER, repeatedly, so nested ones go too. The cleaning drops all of them anyway; the
-# placeholder (a private-use character, removed from the input first and from
-# the output last) keeps the markup around them, e.g. '''{{lang|fr|x}}''', in
-# the shape it had.
+# _PLACEHOLDER, repeatedly, so nested ones go too. The cleaning drops all of
+# them anyway; the placeholder (a private-use character, removed from the
+# input first and from the output last) keeps the markup around them, e.g.
+# '''{{lang|fr|x}}''', in the shape it had.
 _PLACEHOLDER = "\ue000"
 _COMMENT = re.compile(r"<!--.*?-->", re.S)
 _REF = re.compile(r"<ref\b[^>]*?/>|<ref\b[^>/]*(?:/(?!>)[^>/]*)*>(?:(?!<ref\b).)*?</ref\s*>",
