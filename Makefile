@@ -8,6 +8,8 @@ STAMP  := $(VENV)/.installed
 # Where the demo writes; delete it to start from scratch.
 RUN    := runs/demo
 DATA   := data
+# Percent of documents held out for evaluation; the vocab is learned without them.
+HELDOUT := 5
 
 .PHONY: demo test test-all install clean
 
@@ -24,10 +26,10 @@ $(STAMP): setup.py
 demo: $(STAMP)
 	$(PY) -m pipelines.default_corpus --cache_dir=$(DATA)
 	$(PY) -m pipelines.build_vocab --input='$(DATA)/enwiki-sample.xml.bz2' \
-	    --output=$(RUN)/vocab.txt --vocab_size=8000
+	    --output=$(RUN)/vocab.txt --vocab_size=8000 --heldout_percent=$(HELDOUT)
 	$(PY) -m pipelines.build_pretraining_data --input='$(DATA)/enwiki-sample.xml.bz2' \
 	    --output_dir=$(RUN)/tfrecords --vocab=$(RUN)/vocab.txt --max_seq_length=128 \
-	    --heldout_percent=5
+	    --heldout_percent=$(HELDOUT)
 	$(PY) -m trainers.pretrain --config=tiny --data='$(RUN)/tfrecords/train-*' \
 	    --eval_data='$(RUN)/tfrecords/heldout-*' --model_dir=$(RUN)/model
 	$(PY) -m trainers.export --model_dir=$(RUN)/model --output=$(RUN)/saved_model

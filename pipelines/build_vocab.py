@@ -3,10 +3,12 @@ the same sources as the pre-training data.
 
     python -m pipelines.build_vocab --input=GLOB --output=vocab.txt|spm.model \
         --vocab_size=N [--model=wordpiece|sentencepiece] [--format=auto] \
-        [--lowercase|--no_lowercase] [--max_documents=N]
+        [--lowercase|--no_lowercase] [--max_documents=N] [--heldout_percent=1.0]
 
 Documents go through the same readers, cleaning, quality filter and sentence
-splitter as the pre-training data. The reserved tokens come first, so [PAD]
+splitter as the pre-training data. Documents that `build_pretraining_data`
+puts in its held-out split (the same id hash and --heldout_percent) are left
+out, so held-out evaluation meets no token that training never saw. The reserved tokens come first, so [PAD]
 is id 0, then [UNK], [CLS], [SEP], [MASK] (ids 0-4 in both kinds).
 """
 import argparse
@@ -28,6 +30,7 @@ from pipelines import (documents, formats, inputs, pretraining_data, sentences,
                        tokenization)
 
 WORDPIECE, SENTENCEPIECE = "wordpiece", "sentencepiece"
+HELDOUT_REASON = "heldout_split"
 _log = logging.getLogger(__name__)
 
 
@@ -36,9 +39,10 @@ def _open(path: str):
 
 
 def iter_sentences(paths: list[str], input_format: str, max_documents: int | None,
-                   skipped: collections.Counter) -> Iterator[str]:
-    """Sentences of the documents in `paths`, in order, up to max_documents
-    documents; what cannot be used is counted in `skipped` by reason."""
+                   skipped: collections.Counter, heldout_percent: float = 0.0) -> Iterator[str]:
+    """Sentences of the training-split documents in `paths`, in order, up to
+    max_documents documents; held-out documents (pretraining_data.split_of) and
+    what cannot be used are counted in `skipped` by reason."""
     config = pretraining_data.JobConfig(vocab_path="", input_format=input_format)
     progress = tqdm.tqdm(desc="documents read", unit="doc", file=sys.stderr)
     for path in paths:
@@ -51,6 +55,9 @@ def iter_sentences(paths: list[str], input_format: str, max_documents: int | Non
                 return
             if isinstance(item, documents.Skip):
                 skipped[item.reason] += 1
+                continue
+            if pretraining_data.split_of(item.doc_id, heldout_percent) == pretraining_data.HELDOUT:
+                skipped[HELDOUT_REASON] += 1
                 continue
             try:
                 paragraphs = formats.paragraphs(item)
@@ -144,10 +151,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lowercase", dest="lowercase", action="store_true", default=True)
     parser.add_argument("--no_lowercase", dest="lowercase", action="store_false")
     parser.add_argument("--max_documents", type=int, default=None)
+    parser.add_argument("--heldout_percent", type=float, default=1.0,
+                        help="leave out the documents build_pretraining_data puts in its held-out "
+                             "split with this --heldout_percent (use the same value there)")
     args = parser.parse_args(argv)
     if args.vocab_size <= len(tokenization.RESERVED_TOKENS):
         parser.error(f"--vocab_size must exceed the {len(tokenization.RESERVED_TOKENS)} "
                      "reserved tokens")
+    if not 0 <= args.heldout_percent < 100:
+        parser.error(f"--heldout_percent must be in [0, 100), got {args.heldout_percent}")
     if (args.model == SENTENCEPIECE) != args.output.endswith(".model"):
         parser.error("--output must end with .model exactly when --model=sentencepiece")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -163,7 +175,8 @@ def main(argv: list[str] | None = None) -> None:
     start = time.time()
     skipped = collections.Counter()
 
-    lines = list(iter_sentences(paths, args.format, args.max_documents, skipped))
+    lines = list(iter_sentences(paths, args.format, args.max_documents, skipped,
+                                args.heldout_percent))
     if not lines:
         sys.exit(f"error: no usable text in {paths} (skipped: {dict(skipped)})")
     print(f"read {len(lines)} sentences in {time.time() - start:.1f}s (skipped: "

@@ -2,7 +2,7 @@
 import bz2
 import collections
 
-from pipelines import build_vocab, tokenization
+from pipelines import build_vocab, pretraining_data, tokenization
 
 
 def test_search_bracket():
@@ -29,3 +29,23 @@ def test_main_writes_reserved_tokens_first(tmp_path, capsys):
     assert {"the", "fox", "foxes", "lazy", "##s"} <= set(vocab)
     assert "The" not in vocab  # lowercased by default
     assert f"wrote {len(vocab)} tokens" in capsys.readouterr().out
+
+
+def test_heldout_documents_are_left_out_of_the_vocab(tmp_path, capsys):
+    """A word that only a held-out document has never becomes a token (it would
+    keep an untrained embedding that training never sees)."""
+    ids = range(40)
+    heldout = {i for i in ids if pretraining_data.split_of(str(i), 30.0) == pretraining_data.HELDOUT}
+    assert 0 < len(heldout) < len(ids)
+    common = " ".join(["The quick brown fox jumps over the lazy dog."] * 10)
+    pages = "".join(f"<page><title>T{i}</title><ns>0</ns><id>{i}</id><revision><text>{common} "
+                    + " ".join([f"word{i}x is here."] * 10) + "</text></revision></page>" for i in ids)
+    dump = tmp_path / "dump.xml.bz2"
+    dump.write_bytes(bz2.compress(f"<mediawiki>{pages}</mediawiki>".encode()))
+    output = tmp_path / "vocab.txt"
+    build_vocab.main([f"--input={dump}", f"--output={output}", "--vocab_size=200",
+                      "--heldout_percent=30"])
+    vocab = set(tokenization.load_vocab(str(output)))
+    assert {f"word{i}x" for i in ids if i not in heldout} <= vocab
+    assert not {f"word{i}x" for i in heldout} & vocab
+    assert f"'{build_vocab.HELDOUT_REASON}': {len(heldout)}" in capsys.readouterr().out
