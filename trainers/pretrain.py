@@ -14,6 +14,7 @@ import sys
 import tensorflow as tf
 
 from configs import PretrainConfig, from_dict, get_config, with_vocab_size
+from trainers import baselines
 from trainers.distribution import STRATEGIES, make_strategy
 from trainers.input_data import load_manifest
 from trainers.rtd_trainer import RtdTrainer
@@ -80,9 +81,12 @@ def print_heldout_comparison(metrics: dict, objective: str) -> None:
     print(f"  generator masked-token accuracy {metrics['mlm_accuracy']:.4f} vs most-frequent-token "
           f"{metrics['most_frequent_token_accuracy']:.4f} -> {'beats' if gen_ok else 'DOES NOT beat'} it")
     if objective in ("electra", "electra_15"):
+        counted = metrics["tokens"] if objective == "electra" else metrics["masked_positions"]
+        positives = metrics["replaced_fraction"] * counted
+        se = baselines.auc_standard_error(metrics["disc_auc"], positives, counted - positives)
         print(f"  discriminator accuracy {metrics['disc_accuracy']:.4f} precision "
               f"{metrics['disc_precision']:.4f} recall {metrics['disc_recall']:.4f} "
-              f"AUC {metrics['disc_auc']:.4f} (0.5 = chance)")
+              f"AUC {metrics['disc_auc']:.4f} +- {se:.4f} (1 s.e.; 0.5 = chance)")
 
 
 def main(argv=None) -> int:

@@ -1,5 +1,6 @@
 import json
 import os
+import re
 
 import numpy as np
 import pytest
@@ -89,6 +90,7 @@ def test_pretrain_main_writes_run_files_and_resumes(tiny_data, tmp_path, capsys)
     assert pretrain_main(args) == 0
     out = capsys.readouterr().out
     assert "step 12/12" in out and "best constant predictor" in out and "most-frequent-token" in out
+    assert re.search(r"AUC 0\.\d{4} \+- 0\.\d{4} \(1 s\.e\.", out)
     config = json.loads((tmp_path / "config.json").read_text())
     assert config["model"]["encoder"]["vocab_size"] == 64 and config["train"]["num_steps"] == 12
     results = json.loads((tmp_path / "eval_results.json").read_text())
@@ -101,3 +103,19 @@ def test_pretrain_main_writes_run_files_and_resumes(tiny_data, tmp_path, capsys)
     assert "resumed from" in out and "step 16/16" in out and "step 4/" not in out
     with pytest.raises(ValueError, match="different model config"):
         pretrain_main(args + ["--override=model.encoder.hidden_size=64"])
+
+
+def test_auc_standard_error_matches_the_spread_of_chance_aucs():
+    rng = np.random.default_rng(0)
+    positives, negatives = 200, 800
+    labels = np.r_[np.ones(positives), np.zeros(negatives)]
+    aucs = []
+    for _ in range(2000):  # AUC of random scores = normalised Mann-Whitney U
+        ranks = np.argsort(np.argsort(rng.random(labels.size))) + 1
+        aucs.append((ranks[labels == 1].sum() - positives * (positives + 1) / 2) / (positives * negatives))
+    se = baselines.auc_standard_error(0.5, positives, negatives)
+    assert se == pytest.approx(np.std(aucs), rel=0.1)
+    assert se == pytest.approx(np.sqrt((0.25 + (positives - 1) / 12 + (negatives - 1) / 12)
+                                       / (positives * negatives)))
+    assert baselines.auc_standard_error(0.9, positives, negatives) < se  # narrower away from 0.5
+    assert np.isnan(baselines.auc_standard_error(0.5, 0, negatives))
