@@ -15,7 +15,7 @@ import tensorflow as tf
 
 from configs import PretrainConfig, from_dict, get_config, with_vocab_size
 from trainers import baselines
-from trainers.distribution import STRATEGIES, make_strategy
+from trainers.distribution import STRATEGIES, make_strategy, worker_input_context
 from trainers.input_data import load_manifest
 from trainers.rtd_trainer import RtdTrainer
 
@@ -95,8 +95,10 @@ def main(argv=None) -> int:
     if args.eval_data and not tf.io.gfile.glob(args.eval_data):
         raise FileNotFoundError(f"no files match --eval_data {args.eval_data!r}")
     config = resolve_config(args, manifest)
-    write_run_files(args.model_dir, config, manifest)
-    strategy = make_strategy(args.strategy, args.tpu)
+    strategy = make_strategy(args.strategy, args.tpu)  # first: multi-worker set-up precedes TF's start
+    chief = worker_input_context(strategy).input_pipeline_id == 0
+    if chief:
+        write_run_files(args.model_dir, config, manifest)
     print(f"strategy {type(strategy).__name__} with {strategy.num_replicas_in_sync} replica(s); "
           f"data {manifest['splits']['train']['examples']} examples, vocab {manifest['vocab_size']}")
     trainer = RtdTrainer(config, manifest["special_token_ids"], strategy, args.model_dir, args.data,
@@ -112,8 +114,9 @@ def main(argv=None) -> int:
     trainer.train(eval_pattern=args.eval_data)
     if args.eval_data and trainer.step >= config.train.num_steps:
         metrics = trainer.evaluate(args.eval_data, config.train.eval_batches)
-        with tf.io.gfile.GFile(os.path.join(args.model_dir, "eval_results.json"), "w") as f:
-            json.dump(metrics, f, indent=2)
+        if chief:
+            with tf.io.gfile.GFile(os.path.join(args.model_dir, "eval_results.json"), "w") as f:
+                json.dump(metrics, f, indent=2)
         print_heldout_comparison(metrics, config.model.objective)
     return 0
 

@@ -23,6 +23,7 @@ from trainers.progress import ProgressLog
 SUM = tf.distribute.ReduceOp.SUM
 MEAN = tf.distribute.ReduceOp.MEAN
 MILESTONES = "milestones"  # subdirectory of kept-forever checkpoints
+WORKERS = "workers"  # subdirectory of the checkpoints of workers other than the chief
 
 
 class NonFiniteLossError(RuntimeError):
@@ -65,16 +66,27 @@ class RtdTrainer:
         self.train_iterator = iter(make_dataset(
             train_pattern, self.replica_batch * self.local_replicas, max_seq_length, training=True, seed=t.seed,
             shuffle_buffer=t.shuffle_buffer, input_context=worker))
+        # Workers share model_dir: worker 0 (the chief) writes checkpoints and logs there,
+        # worker i > 0 its checkpoints (same weights, its own input position) to workers/i.
+        self.is_chief = worker.input_pipeline_id == 0
+        self.write_dir = model_dir if self.is_chief else f"{model_dir}/{WORKERS}/{worker.input_pipeline_id}"
         self.checkpoint = tf.train.Checkpoint(model=model_state(self.model), optimizer=self.optimizer,
                                               data=self.train_iterator)
-        self.manager = tf.train.CheckpointManager(self.checkpoint, model_dir, max_to_keep=t.keep_checkpoints)
-        self.milestones = tf.train.CheckpointManager(self.checkpoint, f"{model_dir}/{MILESTONES}",
+        self.manager = tf.train.CheckpointManager(self.checkpoint, self.write_dir,
+                                                  max_to_keep=t.keep_checkpoints)
+        self.milestones = tf.train.CheckpointManager(self.checkpoint, f"{self.write_dir}/{MILESTONES}",
                                                      max_to_keep=None)
         replica_step = self._replica_step
         if t.jit_compile:
             replica_step = tf.function(replica_step, jit_compile=True)
         self._compiled_replica_step = replica_step
         self._stop_requested = False
+
+    def _summary_writer(self, name: str):
+        """TensorBoard writer for model_dir/name on the chief; the other workers write none."""
+        if self.is_chief:
+            return tf.summary.create_file_writer(f"{self.model_dir}/{name}")
+        return tf.summary.create_noop_writer()
 
     def _dummy_batch(self):
         zeros = tf.zeros((1, self.max_seq_length), tf.int32)
@@ -85,7 +97,7 @@ class RtdTrainer:
         return int(self.optimizer.iterations.numpy())
 
     def restore(self) -> int:
-        """Restores the latest checkpoint in model_dir, if any; returns the step."""
+        """Restores this worker's latest checkpoint (in write_dir), if any; returns the step."""
         if self.manager.latest_checkpoint:
             self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
         return self.step
@@ -191,7 +203,7 @@ class RtdTrainer:
         """
         t = self.config.train
         last_step = min(t.num_steps, until_step or t.num_steps)
-        writer = tf.summary.create_file_writer(f"{self.model_dir}/train")
+        writer = self._summary_writer("train")
         previous = {s: signal.signal(s, self.request_stop) for s in (signal.SIGTERM, signal.SIGINT)}
         progress = ProgressLog(t.num_steps, log)
         metrics, totals, norms, started, first = {}, None, [], time.perf_counter(), self.step
@@ -297,7 +309,7 @@ class RtdTrainer:
             batches=batches, tokens=float(totals["disc_count"]), masked_positions=float(totals["mlm_count"]),
             constant_disc_loss=baselines.constant_disc_loss(metrics["replaced_fraction"]),
             most_frequent_token_accuracy=baselines.most_frequent_token_accuracy(target_counts))
-        with tf.summary.create_file_writer(f"{self.model_dir}/eval").as_default(step=self.step):
+        with self._summary_writer("eval").as_default(step=self.step):
             for name, value in metrics.items():
                 tf.summary.scalar(name, value)
         return metrics

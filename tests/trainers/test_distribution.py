@@ -107,12 +107,13 @@ def test_mirrored_over_two_cpu_devices_equals_one_device(tiny_data, single_devic
 @pytest.mark.slow
 def test_two_workers_on_loopback_equal_one_device(tiny_data, single_device, tmp_path):
     cluster = {"worker": [f"localhost:{port}" for port in _free_ports(2)]}
-    workers = [_start(tiny_data, tmp_path / f"worker{i}", "multi_worker_mirrored",
+    workers = [_start(tiny_data, tmp_path, "multi_worker_mirrored",
                       tf_config={"cluster": cluster, "task": {"type": "worker", "index": i}})
                for i in range(2)]
     assert all("with 2 replica(s)" in _finish(w) for w in workers)
-    chief = _weights(tmp_path / "worker0")
+    chief = _weights(tmp_path)  # the chief writes model_dir, worker 1 model_dir/workers/1
     difference = _max_difference(chief, single_device())
     print(f"2 workers vs single device after {STEPS} steps: max |difference| {difference:.3g}")
     assert difference < 1e-5
-    assert _max_difference(_weights(tmp_path / "worker1"), chief) == 0
+    assert _max_difference(_weights(tmp_path / "workers" / "1"), chief) == 0
+    assert (tmp_path / "config.json").exists() and not (tmp_path / "workers" / "1" / "train").exists()
