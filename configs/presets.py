@@ -18,7 +18,13 @@ from configs.pretrain_config import (
 
 
 def tiny() -> PretrainConfig:
-    """Trains on a laptop CPU in minutes; for tests and the demo."""
+    """Trains on a laptop CPU in minutes; for tests and the demo.
+
+    The learning rate is ELECTRA-Small's 5e-4: at 2e-3 the discriminator's
+    first-layer attention collapsed onto single tokens (entropy ~1% of
+    uniform) and its held-out AUC stayed at 0.50; at 5e-4 it reaches ~0.54
+    on the demo corpus in 800 steps.
+    """
     return PretrainConfig(
         model=ModelConfig(
             encoder=EncoderConfig(
@@ -33,7 +39,7 @@ def tiny() -> PretrainConfig:
         train=TrainConfig(
             batch_size=32,
             num_steps=800,
-            learning_rate=2e-3,
+            learning_rate=5e-4,
             warmup_steps=100,
             shuffle_buffer=2000,
             log_every=50,

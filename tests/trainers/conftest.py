@@ -59,5 +59,6 @@ TINY_OVERRIDES = [
     "model.encoder.embedding_size=16", "model.encoder.hidden_size=32", "model.encoder.num_heads=2",
     "model.encoder.intermediate_size=64", "model.encoder.max_position_embeddings=32",
     "model.max_predictions_per_seq=6", "train.batch_size=8", "train.num_steps=12", "train.warmup_steps=2",
+    "train.learning_rate=2e-3",
     "train.log_every=4", "train.checkpoint_every=4", "train.shuffle_buffer=64", "train.eval_batches=4",
 ]
