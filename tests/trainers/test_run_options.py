@@ -129,9 +129,9 @@ def test_periodic_evaluation_writes_eval_scalars(evaluated_run):
 
 
 def test_jit_compiled_step_trains_like_the_plain_step(tiny_data, tmp_path):
-    """XLA draws other random numbers than TensorFlow's kernels (other masks and samples),
-    so the two runs agree only statistically."""
-    options = ["train.num_steps=30", "train.log_every=10", "train.learning_rate=0.005",
+    """Masks and samples are hashes (models.hash_random), the same under XLA; with dropout
+    0 the two runs differ only by XLA's float rounding."""
+    options = ["train.num_steps=30", "train.log_every=10",
                "model.encoder.dropout_rate=0", "model.encoder.attention_dropout_rate=0"]
     losses = {}
     for jit in ("false", "true"):
@@ -140,8 +140,8 @@ def test_jit_compiled_step_trains_like_the_plain_step(tiny_data, tmp_path):
         assert trainer.step == 30
         losses[jit] = [scalars(tmp_path / jit / "train")["loss"][s] for s in (10, 20, 30)]
     plain, jit = losses["false"], losses["true"]
-    assert jit[2] < jit[0] - 2  # plain: about 28.7 -> 24.6 (another seed: 29.3 -> 24.7)
-    assert jit[1:] == pytest.approx(plain[1:], abs=0.5)
+    assert jit[2] < jit[0] - 2  # about 28.9 -> 24.4
+    assert jit == pytest.approx(plain, abs=0.05)
 
 
 def test_non_finite_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tiny_data, tmp_path):
