@@ -28,19 +28,15 @@ def random_batch(num: int, length: int, seed: int = 0):
     return ids.astype("int32"), mask
 
 
+# ELECTRA-Small's masking of 128-token sequences; the tests add the [MASK]/random split.
+LARGE = dict(special_ids=(PAD, CLS, SEP), mask_id=MASK, mask_rate=0.15, max_predictions=20)
+
+
 @pytest.fixture(scope="module")
 def masked():
     ids, mask = random_batch(10_000, 128)
-    out = mask_tokens(
-        ids,
-        mask,
-        special_ids=(PAD, CLS, SEP),
-        mask_id=MASK,
-        mask_rate=0.15,
-        max_predictions=20,
-        mask_token_fraction=0.85,
-        keys=row_keys(ids, keras.random.SeedGenerator(7)),
-    )
+    out = mask_tokens(ids, mask, keys=row_keys(ids, keras.random.SeedGenerator(7)),
+                      **LARGE, mask_token_fraction=0.85)
     return ids, mask, {k: np.asarray(v) for k, v in out._asdict().items()}
 
 
@@ -85,18 +81,8 @@ def test_never_special_never_duplicate_and_nothing_else_changes(masked):
 
 def test_bert_split_is_80_10_10():
     ids, mask = random_batch(10_000, 128, seed=1)
-    out = mask_tokens(
-        ids,
-        mask,
-        special_ids=(PAD, CLS, SEP),
-        mask_id=MASK,
-        mask_rate=0.15,
-        max_predictions=20,
-        mask_token_fraction=0.8,
-        random_token_fraction=0.1,
-        vocab_size=1000,
-        keys=row_keys(ids, keras.random.SeedGenerator(3)),
-    )
+    out = mask_tokens(ids, mask, keys=row_keys(ids, keras.random.SeedGenerator(3)), **LARGE,
+                      mask_token_fraction=0.8, random_token_fraction=0.1, vocab_size=1000)
     w = np.asarray(out.weights) > 0
     new = np.take_along_axis(np.asarray(out.input_ids), np.asarray(out.positions), axis=1)[w]
     old = np.asarray(out.targets)[w]
