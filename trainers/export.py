@@ -38,7 +38,7 @@ class ReplacedTokenDetector(tf.Module):
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
     def serve(self, text):
-        pieces = self.tokenizer.tokenize(text).merge_dims(-2, -1)[:, : self.max_seq_length - 2]
+        pieces = self.tokenizer.tokenize(text)[:, : self.max_seq_length - 2]
         pieces = tf.cast(pieces, tf.int32)
         batch = tf.shape(text)[0]
         cls = tf.fill([batch, 1], self.special_ids["cls"])
