@@ -1,33 +1,35 @@
 """Throughput and memory of `pipelines.build_pretraining_data`; prints JSON.
 
-    python benchmarks/pipeline_throughput.py [--cache_dir=data] [--rss_mb=64,256]
-        [--read_rss_mb=1024]
+    python benchmarks/pipeline_throughput.py [--cache_dir=data] [--copies=4]
+        [--rss_mb=64,256] [--read_rss_mb=1024]
 
-1. The Wikipedia sample (206 pages) with BERT's uncased vocab, through
+1. `sample_whole_commands`: the Wikipedia sample (206 pages) with BERT's
+   uncased vocab, through
    - the Beam job (DirectRunner, 1 worker, then 2 with multi_processing), and
    - in the same run, a single-process pure-Python path doing the same work:
      the same reader, wikitext cleaning (regex pre-pass, then
-     mwparserfromhell), sentence splitter, then tf-models-official's FullTokenizer one sentence at a
-     time, the same packing and serialization.
+     mwparserfromhell), sentence splitter, then tf-models-official's
+     FullTokenizer one sentence at a time, the same packing and serialization
+     (the same tokens come out: `same_tokens_as_pure_path`).
    The job reads the sample re-compressed as Wikipedia's multistream dumps
    are (20 pages per bz2 stream, same text) with --split_mb=0.25, so that it
    is cut into several work units and 2 workers can share it; the original
    is one bz2 stream, one unit, which a second worker could not help with.
-   Both are timed as whole commands (a subprocess each, interpreter start-up
-   and imports included), wall-clock and CPU (user + system of the process
-   tree). `per_core_speedup` = job tokens/s / workers / pure tokens/s (the
-   target is >= 5); `per_core_speedup_cpu` compares tokens per CPU-second.
-2. Where the time goes: `stages_s` (wall) and `stages_cpu_s` of each path,
-   measured in-process (the job's stages run by the same library functions
-   without Beam); `start_up_s` / `start_up_and_beam_s` is the rest of the
-   command's time (interpreter, imports, and for the job Beam itself). On a
-   shared machine (see `load_average_1min_at_start`) the CPU figures are the
-   steadier ones.
-   Wikitext cleaning is the same code on both sides and bounds the ratio, so
-   `excluding_wikitext_cleaning` gives, separately labelled, each path's rate
-   with its cleaning seconds subtracted from its wall time, and the
-   tokenize + pack + serialize rate of each path alone.
-3. Peak RSS (sum over the job's process tree, sampled every 0.2 s) of the
+   Each is timed as a whole command (a subprocess, interpreter start-up and
+   imports included), wall-clock and CPU (user + system of the process tree).
+   `per_core_speedup` = job tokens/s / workers / pure tokens/s (the target is
+   >= 5); `per_core_speedup_cpu` compares tokens per CPU-second. Both paths
+   import TensorFlow (FullTokenizer's module does too), which alone takes
+   longer than the sample's work.
+2. `steady_state`: the same three commands on --copies copies of the sample
+   (distinct page ids, same text), minus their runs on one copy: the rates of
+   the per-document work with start-up cancelled out, what a large corpus
+   sees.
+3. `stages_in_process`: CPU seconds of each path's stages on the sample,
+   measured in this process (the job's stages run by its library functions,
+   without Beam), and the speedup the job could reach if everything but the
+   stages it shares with the pure path (same code) were free.
+4. Peak RSS (sum over the job's process tree, sampled every 0.2 s) of the
    whole job with 2 workers on generated plain text of each --rss_mb size
    (Botchan paragraphs, each document made unique), and peak RSS of the read
    stage alone (read + dedup fingerprint) on --read_rss_mb of it.
@@ -49,7 +51,11 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 # are imported where used.
 from pipelines import default_corpus, documents, formats, packing, sentences  # noqa: E402
 
-_SPLIT_MB = 0.25  # work units of the multistream sample for the job (about 7)
+_SPLIT_MB = 0.25  # work units of the multistream sample for the job (about 7 per copy)
+# Stages the job runs with the very code of the pure path (all but tokenization
+# and the dedup pass): however fast the rest, the job's stage time is at least
+# theirs, which bounds the speedup.
+_SHARED_STAGES = ("read", "clean_wikitext", "split_sentences", "pack_serialize")
 
 
 def _timed(command: list[str]) -> tuple[float, float, float, bytes]:
@@ -226,16 +232,32 @@ def _read_stage_rss(path: str) -> dict:
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3)}
 
 
-def _multistream(path: str, output: str, pages_per_stream: int = 20) -> None:
+def _multistream(path: str, output: str, copies: int = 1, pages_per_stream: int = 20) -> None:
     """Re-compresses a dump as Wikipedia's multistream dumps are: the header,
-    then `pages_per_stream` pages per bz2 stream."""
+    then `pages_per_stream` pages per bz2 stream. With copies > 1 the pages
+    come `copies` times, copy C's page ids multiplied by 1000 plus C and its
+    wikitext led by the comment `<!-- copy C -->`: distinct documents (no
+    duplicates) that clean to the same text."""
     with bz2.open(path) as f:
         data = f.read()
-    starts = [m.start() for m in re.finditer(rb"[ \t]*<page>", data)][::pages_per_stream]
-    edges = [0] + starts + [len(data)]
+    pages = [m.start() for m in re.finditer(rb"[ \t]*<page>", data)]
+    footer = data.rindex(b"</mediawiki>")
+    header, body = data[:pages[0]], data[pages[0]:footer]
+    page_list = [body[a - pages[0]:b - pages[0]] for a, b in zip(pages, pages[1:] + [footer])]
     with open(output, "wb") as out:
-        for start, end in zip(edges, edges[1:]):
-            out.write(bz2.compress(data[start:end]))
+        out.write(bz2.compress(header))
+        for copy in range(copies):
+            renamed = page_list if copies == 1 else [_copy_of(page, copy) for page in page_list]
+            for i in range(0, len(renamed), pages_per_stream):
+                out.write(bz2.compress(b"".join(renamed[i:i + pages_per_stream])))
+        out.write(bz2.compress(data[footer:]))
+
+
+def _copy_of(page: bytes, copy: int) -> bytes:
+    page = re.sub(rb"<id>(\d+)</id>", lambda m: b"<id>%d</id>" % (int(m[1]) * 1000 + copy),
+                  page, count=1)
+    return re.sub(rb"(<text\b[^>]*[^/]>)", lambda m: m[1] + b"&lt;!-- copy %d --&gt;" % copy,
+                  page, count=1)
 
 
 def _rates(tokens: int, docs: int, seconds: float, cpu: float) -> dict:
@@ -244,70 +266,94 @@ def _rates(tokens: int, docs: int, seconds: float, cpu: float) -> dict:
             "documents_per_s": round(docs / seconds, 2), "tokens_per_cpu_s": round(tokens / cpu)}
 
 
-def _throughput(wiki: str, vocab: str, tmp: str) -> dict:
-    """Sections 1 and 2 of the module docstring."""
-    result = {}
-    multistream = os.path.join(tmp, "enwiki-sample-multistream.xml.bz2")
-    _multistream(wiki, multistream)
-    print("pure-Python path...", file=sys.stderr, flush=True)
+def _pure_command(dump: str, vocab: str) -> tuple[dict, float, float]:
+    """The pure path on a dump, as a whole command: (its stage JSON, wall s, CPU s)."""
     seconds, cpu, _, out = _timed([sys.executable, os.path.abspath(__file__),
-                                   "--pure_path", wiki, vocab])
-    stages = json.loads(out)
-    pure = dict(_rates(stages["tokens"], stages["documents"], seconds, cpu),
-                stages_s=stages["stages_s"], stages_cpu_s=stages["stages_cpu_s"],
-                start_up_s=round(seconds - sum(stages["stages_s"].values()), 2),
-                start_up_cpu_s=round(cpu - sum(stages["stages_cpu_s"].values()), 2))
-    result["pure_python_full_tokenizer"] = pure
-    print("job stages in-process...", file=sys.stderr, flush=True)
-    job_stages = _job_stages(wiki, vocab)
-    for workers in (1, 2):
-        print(f"Beam job, {workers} worker(s)...", file=sys.stderr, flush=True)
-        seconds, cpu, manifest, peak = _job(multistream, vocab, os.path.join(tmp, f"w{workers}"),
-                                            workers, split_mb=_SPLIT_MB)
-        job = _rates(manifest["tokens"], manifest["documents_written"], seconds, cpu)
-        job.update(peak_rss_mb=round(peak), per_core_speedup=round(
-            job["tokens_per_s"] / workers / pure["tokens_per_s"], 2),
-            per_core_speedup_cpu=round(job["tokens_per_cpu_s"] / pure["tokens_per_cpu_s"], 2))
-        result[f"beam_{workers}_workers"] = job
-    one = result["beam_1_workers"]
-    one["same_tokens_as_pure_path"] = one["tokens"] == pure["tokens"] == job_stages["tokens"]
-    result["job_stages_in_process"] = dict(
-        stages_s=job_stages["stages_s"], stages_cpu_s=job_stages["stages_cpu_s"],
-        start_up_and_beam_s=round(one["seconds"] - sum(job_stages["stages_s"].values()), 2),
-        start_up_and_beam_cpu_s=round(
-            one["cpu_seconds"] - sum(job_stages["stages_cpu_s"].values()), 2))
+                                   "--pure_path", dump, vocab])
+    return json.loads(out), seconds, cpu
 
-    def rate(tokens, *seconds):
-        return round(tokens / sum(seconds))
-    excluding = {"note": "each path's total (wall, or CPU) seconds minus its own wikitext "
-                         "cleaning seconds (measured in-process); tokenize_pack_serialize: "
-                         "those stages alone, in-process"}
-    for unit, total, stage in (("", "seconds", "stages_s"), ("_cpu", "cpu_seconds",
-                                                            "stages_cpu_s")):
-        pure_s, job_s = pure[stage], job_stages[stage]
-        pure_rate = rate(pure["tokens"], pure[total], -pure_s["clean_wikitext"])
-        job_rate = rate(one["tokens"], one[total], -job_s["clean_wikitext"])
-        pure_tps = rate(pure["tokens"], pure_s["tokenize"], pure_s["pack_serialize"])
-        job_tps = rate(one["tokens"], job_s["tokenize"], job_s["pack_serialize"])
-        per = "cpu_s" if unit else "s"
-        excluding.update({
-            f"pure_tokens_per_{per}": pure_rate, f"beam_1_worker_tokens_per_{per}": job_rate,
-            f"per_core_speedup{unit}": round(job_rate / pure_rate, 2),
-            f"pure_tokenize_pack_serialize_tokens_per_{per}": pure_tps,
-            f"job_tokenize_pack_serialize_tokens_per_{per}": job_tps,
-            f"tokenize_pack_serialize_speedup{unit}": round(job_tps / pure_tps, 2)})
-    result["excluding_wikitext_cleaning"] = excluding
-    return result
+
+def _whole_commands(dumps: dict, vocab: str, tmp: str) -> dict:
+    """Every path on each dump ({copies: path}) as a whole command: {path name:
+    {copies: (tokens, documents, wall s, CPU s, extra fields)}}."""
+    runs = {"pure_python_full_tokenizer": {}, "beam_1_workers": {}, "beam_2_workers": {}}
+    for copies, dump in dumps.items():
+        print(f"pure-Python path, {copies} cop(y/ies)...", file=sys.stderr, flush=True)
+        stages, seconds, cpu = _pure_command(dump, vocab)
+        runs["pure_python_full_tokenizer"][copies] = (
+            stages["tokens"], stages["documents"], seconds, cpu, stages)
+        for workers in (1, 2):
+            print(f"Beam job, {workers} worker(s), {copies} cop(y/ies)...", file=sys.stderr,
+                  flush=True)
+            seconds, cpu, manifest, peak = _job(dump, vocab, os.path.join(tmp, f"w{workers}"),
+                                                workers, split_mb=_SPLIT_MB)
+            runs[f"beam_{workers}_workers"][copies] = (
+                manifest["tokens"], manifest["documents_written"], seconds, cpu,
+                {"peak_rss_mb": round(peak)})
+    return runs
+
+
+def _throughput(wiki: str, vocab: str, tmp: str, copies: int) -> dict:
+    """Sections 1 to 3 of the module docstring."""
+    dumps = {}
+    for n in (1, copies):
+        dumps[n] = os.path.join(tmp, f"enwiki-sample-x{n}-multistream.xml.bz2")
+        _multistream(wiki, dumps[n], n)
+    runs = _whole_commands(dumps, vocab, tmp)
+    sample, steady = {}, {}
+    pure_rate = pure_cpu_rate = None
+    for name, by_copies in runs.items():
+        tokens, docs, seconds, cpu, extra = by_copies[1]
+        workers = 1 if name.startswith("pure") else int(name.split("_")[1])
+        sample[name] = _rates(tokens, docs, seconds, cpu)
+        if name.startswith("pure"):
+            sample[name].update(stages_s=extra["stages_s"], stages_cpu_s=extra["stages_cpu_s"],
+                                start_up_s=round(seconds - sum(extra["stages_s"].values()), 2))
+        else:
+            sample[name].update(extra)
+        more_tokens, more_docs, more_seconds, more_cpu, _ = by_copies[copies]
+        steady[name] = _rates(more_tokens - tokens, more_docs - docs, more_seconds - seconds,
+                              more_cpu - cpu)
+        if pure_rate is None:
+            pure_rate = sample[name]["tokens_per_s"], steady[name]["tokens_per_s"]
+            pure_cpu_rate = sample[name]["tokens_per_cpu_s"], steady[name]["tokens_per_cpu_s"]
+            continue
+        for result, index in ((sample[name], 0), (steady[name], 1)):
+            result["per_core_speedup"] = round(
+                result["tokens_per_s"] / workers / pure_rate[index], 2)
+            result["per_core_speedup_cpu"] = round(
+                result["tokens_per_cpu_s"] / pure_cpu_rate[index], 2)
+    sample["beam_1_workers"]["same_tokens_as_pure_path"] = (
+        runs["beam_1_workers"][1][0] == runs["pure_python_full_tokenizer"][1][0])
+    steady["beam_1_workers"]["same_tokens_as_pure_path"] = (
+        runs["beam_1_workers"][copies][0] == runs["pure_python_full_tokenizer"][copies][0])
+    steady["note"] = (f"the difference between runs on {copies} copies of the sample and on "
+                      "one: per-document work only, start-up excluded")
+
+    print("job stages in-process...", file=sys.stderr, flush=True)
+    job = _job_stages(wiki, vocab)
+    pure_cpu = sample["pure_python_full_tokenizer"]["stages_cpu_s"]
+    shared = sum(job["stages_cpu_s"][k] for k in _SHARED_STAGES)
+    stages = {"pure_python_cpu_s": pure_cpu, "job_cpu_s": job["stages_cpu_s"],
+              "job_start_up_and_beam_cpu_s": round(
+                  sample["beam_1_workers"]["cpu_seconds"] - sum(job["stages_cpu_s"].values()), 2),
+              "shared_stages": list(_SHARED_STAGES),
+              "speedup_bound_if_the_rest_were_free": round(sum(pure_cpu.values()) / shared, 2)}
+    return {"sample_whole_commands": sample, "steady_state": steady, "stages_in_process": stages}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cache_dir", default="data")
+    parser.add_argument("--copies", type=int, default=4,
+                        help="copies of the sample for the steady-state rates (>= 2)")
     parser.add_argument("--rss_mb", default="64,256", help="comma-separated corpus sizes")
     parser.add_argument("--read_rss_mb", type=float, default=1024)
     parser.add_argument("--pure_path", nargs=2, metavar=("DUMP", "VOCAB"),
                         help="internal: run only the pure-Python path, print its JSON")
     args = parser.parse_args()
+    if args.copies < 2:
+        parser.error("--copies must be at least 2")
     if args.pure_path:
         print(json.dumps(_pure_python(*args.pure_path)))
         return
@@ -317,7 +363,7 @@ def main() -> None:
     result = {"corpus": "enwiki-sample.xml.bz2 (206 pages)", "cpu_count": os.cpu_count(),
               "load_average_1min_at_start": round(os.getloadavg()[0], 2)}
     with tempfile.TemporaryDirectory() as tmp:
-        result.update(_throughput(wiki, vocab, tmp))
+        result.update(_throughput(wiki, vocab, tmp, args.copies))
         result["peak_rss"] = []
         for megabytes in [float(m) for m in args.rss_mb.split(",") if m]:
             path = os.path.join(tmp, f"gen{megabytes:g}.txt")

@@ -3,8 +3,10 @@
 Stages:
 1. Match files, cut them into work units (`formats.plan_units`).
 2. Fingerprint pass: every document of every unit -> (hash of its normalised
-   text, document key); documents sharing a hash with a smaller key are
-   duplicates (a side input of keys).
+   text, (unit id, document key)); documents sharing a hash with a smaller
+   key are duplicates, whose keys are grouped by unit and joined to it
+   (CoGroupByKey), so a worker holds only the duplicate keys of the unit it
+   works on, not those of the whole corpus.
 3. Examples pass, one unit at a time: skip duplicates, clean to paragraphs,
    quality filter (web formats by default), split sentences, tokenize (in
    batches of documents), pack (never across documents), split whole
@@ -151,7 +153,7 @@ class PlanUnitsFn(beam.DoFn):
 
 
 class FingerprintFn(beam.DoFn):
-    """Unit -> (fingerprint, document key) of each document read."""
+    """Unit -> (fingerprint, (unit id, document key)) of each document read."""
 
     def __init__(self, config: JobConfig):
         self._config = config
@@ -159,13 +161,14 @@ class FingerprintFn(beam.DoFn):
     def process(self, unit: formats.Unit):
         for item in formats.read_unit(unit, _open_raw, self._config.max_document_bytes):
             if isinstance(item, documents.Document):
-                yield fingerprint(item.text), document_key(item)
+                yield fingerprint(item.text), (unit.unit_id, document_key(item))
 
 
 def duplicate_keys(fingerprint_and_keys):
-    """All keys of one fingerprint but the first read."""
+    """(unit id, document key) of every document of one fingerprint but the
+    first read."""
     _, keys = fingerprint_and_keys
-    return sorted(keys)[1:]
+    return sorted(keys, key=lambda unit_and_key: unit_and_key[1])[1:]
 
 
 class _ShardWriter:
@@ -198,14 +201,14 @@ class _ShardWriter:
 
 
 class UnitToExamplesFn(beam.DoFn):
-    """Unit -> its counts (main output), dead-letter JSON lines (`dead_letter`)
-    and temporary shard files (`temp_files`)."""
+    """(unit id, {"unit": [unit], "duplicates": [document key]}) -> the unit's
+    counts (main output), dead-letter JSON lines (`dead_letter`) and
+    temporary shard files (`temp_files`)."""
 
     def __init__(self, config: JobConfig, output_dir: str):
         self._config = config
         self._output_dir = output_dir
         self._tokenizer = None
-        self._duplicates = None
 
     def setup(self):
         self._tokenizer = tokenization.load_tokenizer(self._config.vocab_path,
@@ -284,9 +287,10 @@ class UnitToExamplesFn(beam.DoFn):
             self._counter(f"{split}_{shard}_examples", shard_count["examples"])
             self._counter(f"{split}_{shard}_tokens", shard_count["tokens"])
 
-    def process(self, unit: formats.Unit, duplicates):
-        if self._duplicates is None:
-            self._duplicates = frozenset(duplicates)
+    def process(self, unit_and_duplicates):
+        _, joined = unit_and_duplicates
+        (unit,) = joined["unit"]
+        duplicates = frozenset(joined["duplicates"])
         counts = SumCountsFn().create_accumulator()
         writer = _ShardWriter(self._output_dir, unit, self._config.shards())
         batch, batch_lines = [], 0
@@ -294,7 +298,7 @@ class UnitToExamplesFn(beam.DoFn):
             if isinstance(item, documents.Skip):
                 yield from self._skip(item, counts)
                 continue
-            if document_key(item) in self._duplicates:
+            if document_key(item) in duplicates:
                 yield from self._skip(item.skip(documents.DUPLICATE), counts)
                 continue
             try:
@@ -435,10 +439,11 @@ def run(pipeline: beam.Pipeline, input_patterns: list[str], output_dir: str,
                   | "Fingerprint" >> beam.ParDo(FingerprintFn(config))
                   | "GroupFingerprints" >> beam.GroupByKey()
                   | "DuplicateKeys" >> beam.FlatMap(duplicate_keys))
-    results = (units
+    keyed_units = units | "KeyUnits" >> beam.Map(lambda unit: (unit.unit_id, unit))
+    results = ({"unit": keyed_units, "duplicates": duplicates}
+               | "JoinDuplicatesToUnits" >> beam.CoGroupByKey()
                | "UnitsToExamples" >> beam.ParDo(
-                   UnitToExamplesFn(config, output_dir), beam.pvalue.AsList(duplicates)
-               ).with_outputs(_DEAD, _TEMP, main="counts"))
+                   UnitToExamplesFn(config, output_dir)).with_outputs(_DEAD, _TEMP, main="counts"))
     dead_written = results[_DEAD] | "WriteDeadLetters" >> beam.io.WriteToText(
         FileSystems.join(output_dir, DEAD_LETTER), num_shards=1, shard_name_template="")
     _ = (results.counts
