@@ -49,7 +49,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 # Only what the pure path needs at import time (no Beam); the job's modules
 # are imported where used.
-from pipelines import default_corpus, documents, formats, packing, sentences  # noqa: E402
+from pipelines import default_corpus, documents, formats, packing, sentences, tf_records  # noqa: E402
 
 _SPLIT_MB = 0.25  # work units of the multistream sample for the job (about 7 per copy)
 # Stages the job runs with the very code of the pure path (all but tokenization
@@ -146,7 +146,7 @@ def _pack_and_serialize(doc_ids, ids_per_doc, cls, sep):
     for doc_id, ids in zip(doc_ids, ids_per_doc):
         examples = packing.pack_document(ids, 128, cls, sep, packing.document_rng(12345, doc_id))
         for input_ids, segment_ids in examples:
-            packing.serialize_example(input_ids, segment_ids, 128)
+            tf_records.serialize_example(input_ids, segment_ids, 128)
         docs += bool(examples)
         tokens += sum(len(input_ids) for input_ids, _ in examples)
     return docs, tokens

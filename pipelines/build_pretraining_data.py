@@ -17,7 +17,7 @@ import sys
 import time
 
 import apache_beam as beam
-import tensorflow as tf
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from pipelines import documents, formats, inputs, pretraining_data, quality
@@ -86,9 +86,9 @@ def main(argv: list[str] | None = None) -> None:
         kinds = {formats.detect_format(f, args.format) for f in files}
     except (FileNotFoundError, ValueError) as error:
         sys.exit(f"error: {error}")
-    if not tf.io.gfile.exists(args.vocab):
+    if not FileSystems.exists(args.vocab):
         sys.exit(f"error: vocab file {args.vocab} does not exist")
-    size_mb = sum(tf.io.gfile.stat(f).length for f in files) / 1e6
+    size_mb = sum(files.values()) / 1e6
     print(f"      {len(files)} file(s), {size_mb:.1f} MB, format(s) {sorted(kinds)}", flush=True)
 
     options = PipelineOptions(beam_args)

@@ -27,9 +27,8 @@ from tensorflow_text.tools.wordpiece_vocab import bert_vocab_from_dataset as ber
 from tensorflow_text.tools.wordpiece_vocab import wordpiece_tokenizer_learner_lib as learner
 
 from pipelines import (documents, formats, inputs, pretraining_data, sentences,
-                       tokenization)
+                       tokenization, vocabulary)
 
-WORDPIECE, SENTENCEPIECE = "wordpiece", "sentencepiece"
 HELDOUT_REASON = "heldout_split"
 _log = logging.getLogger(__name__)
 
@@ -106,7 +105,7 @@ def learn_vocab(lines: list[str], vocab_size: int, lowercase: bool) -> list[str]
 
     def learn(learn_params):
         return bert_vocab.bert_vocab_from_dataset(
-            dataset, vocab_size=vocab_size, reserved_tokens=list(tokenization.RESERVED_TOKENS),
+            dataset, vocab_size=vocab_size, reserved_tokens=list(vocabulary.RESERVED_TOKENS),
             bert_tokenizer_params=tokenizer_params, learn_params=learn_params)
 
     vocab = learn(bracket)
@@ -122,9 +121,9 @@ def learn_sentencepiece(lines: list[str], vocab_size: int, lowercase: bool) -> b
     sentencepiece.SentencePieceTrainer.train(
         sentence_iterator=iter([line.lower() for line in lines] if lowercase else lines),
         model_writer=writer, vocab_size=vocab_size, model_type="unigram",
-        pad_id=0, pad_piece=tokenization.PAD, unk_id=1, unk_piece=tokenization.UNK,
-        bos_id=-1, eos_id=-1, control_symbols=[tokenization.CLS, tokenization.SEP,
-                                               tokenization.MASK],
+        pad_id=0, pad_piece=vocabulary.PAD, unk_id=1, unk_piece=vocabulary.UNK,
+        bos_id=-1, eos_id=-1, control_symbols=[vocabulary.CLS, vocabulary.SEP,
+                                               vocabulary.MASK],
         character_coverage=0.9995, input_sentence_size=2_000_000, shuffle_input_sentence=True,
         num_threads=os.cpu_count() or 1, minloglevel=2)
     return writer.data
@@ -146,7 +145,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--output", required=True,
                         help="vocab.txt (wordpiece) or NAME.model (sentencepiece) to write")
     parser.add_argument("--vocab_size", type=int, default=30522)
-    parser.add_argument("--model", default=WORDPIECE, choices=(WORDPIECE, SENTENCEPIECE))
+    parser.add_argument("--model", default=vocabulary.WORDPIECE,
+                        choices=(vocabulary.WORDPIECE, vocabulary.SENTENCEPIECE))
     parser.add_argument("--format", default="auto", choices=("auto",) + documents.FORMATS)
     parser.add_argument("--lowercase", dest="lowercase", action="store_true", default=True)
     parser.add_argument("--no_lowercase", dest="lowercase", action="store_false")
@@ -155,12 +155,12 @@ def main(argv: list[str] | None = None) -> None:
                         help="leave out the documents build_pretraining_data puts in its held-out "
                              "split with this --heldout_percent (use the same value there)")
     args = parser.parse_args(argv)
-    if args.vocab_size <= len(tokenization.RESERVED_TOKENS):
-        parser.error(f"--vocab_size must exceed the {len(tokenization.RESERVED_TOKENS)} "
+    if args.vocab_size <= len(vocabulary.RESERVED_TOKENS):
+        parser.error(f"--vocab_size must exceed the {len(vocabulary.RESERVED_TOKENS)} "
                      "reserved tokens")
     if not 0 <= args.heldout_percent < 100:
         parser.error(f"--heldout_percent must be in [0, 100), got {args.heldout_percent}")
-    if (args.model == SENTENCEPIECE) != args.output.endswith(".model"):
+    if (args.model == vocabulary.SENTENCEPIECE) != args.output.endswith(".model"):
         parser.error("--output must end with .model exactly when --model=sentencepiece")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> None:
           f"{dict(skipped)}); learning the {args.model} vocab...", flush=True)
     if os.path.dirname(args.output):
         tf.io.gfile.makedirs(os.path.dirname(args.output))
-    if args.model == SENTENCEPIECE:
+    if args.model == vocabulary.SENTENCEPIECE:
         with tf.io.gfile.GFile(args.output, "wb") as f:
             f.write(learn_sentencepiece(lines, args.vocab_size, args.lowercase))
         size = tokenization.SentencePieceTokenizer(args.output).vocab_size

@@ -7,8 +7,6 @@ across documents), then split into `[CLS] A [SEP] B [SEP]`.
 import hashlib
 import random
 
-import tensorflow as tf
-
 SHORT_TARGET_PROB = 0.05  # example gets a random target length in [5, max]
 MIN_SHORT_TARGET = 5
 SINGLE_SEGMENT_PROB = 0.1  # example has no segment B
@@ -95,22 +93,3 @@ def pad_example(input_ids: list[int], segment_ids: list[int], max_seq_length: in
                          f"fit max_seq_length={max_seq_length}")
     padding = [0] * (max_seq_length - length)
     return input_ids + padding, [1] * length + padding, segment_ids + padding
-
-
-def to_tf_example(input_ids: list[int], input_mask: list[int], segment_ids: list[int]
-                  ) -> tf.train.Example:
-    """tf.train.Example with int64 features input_ids, input_mask, segment_ids."""
-    def int64s(values):
-        return tf.train.Feature(int64_list=tf.train.Int64List(value=values))
-    return tf.train.Example(features=tf.train.Features(feature={
-        "input_ids": int64s(input_ids),
-        "input_mask": int64s(input_mask),
-        "segment_ids": int64s(segment_ids),
-    }))
-
-
-def serialize_example(input_ids: list[int], segment_ids: list[int], max_seq_length: int) -> bytes:
-    """Pads an unpadded example and serializes it as a tf.train.Example, with
-    features in a fixed order, so the bytes do not depend on the process."""
-    example = to_tf_example(*pad_example(input_ids, segment_ids, max_seq_length))
-    return example.SerializeToString(deterministic=True)

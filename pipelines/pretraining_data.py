@@ -36,13 +36,12 @@ import sys
 import unicodedata
 
 import apache_beam as beam
-import tensorflow as tf
 from apache_beam.io import fileio
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics.metric import MetricsFilter
 
-from pipelines import documents, formats, packing, quality, sentences, tokenization
+from pipelines import documents, formats, packing, quality, sentences, vocabulary
 
 TRAIN, HELDOUT = "train", "heldout"
 MANIFEST = "manifest.json"
@@ -174,7 +173,8 @@ def duplicate_keys(fingerprint_and_keys):
 class _ShardWriter:
     """Round-robin writer of one unit's examples into temporary shard files."""
 
-    def __init__(self, output_dir: str, unit: formats.Unit, shards: dict[str, int]):
+    def __init__(self, output_dir: str, unit: formats.Unit, shards: dict[str, int], open_writer):
+        self._open_writer = open_writer  # path -> TFRecord writer
         self._unit_hash = hashlib.sha256(unit.unit_id.encode("utf-8")).hexdigest()[:20]
         self._dir = FileSystems.join(output_dir, TEMP_DIR)
         self._shards = shards
@@ -189,7 +189,7 @@ class _ShardWriter:
         self._next[split] = (shard + 1) % self._shards[split]
         if (split, shard) not in self._writers:
             path = FileSystems.join(self._dir, f"{split}-{shard:05d}-{self._unit_hash}.tfrecord")
-            self._writers[split, shard] = (path, tf.io.TFRecordWriter(path))
+            self._writers[split, shard] = (path, self._open_writer(path))
         self._writers[split, shard][1].write(record)
         return shard
 
@@ -208,9 +208,12 @@ class UnitToExamplesFn(beam.DoFn):
     def __init__(self, config: JobConfig, output_dir: str):
         self._config = config
         self._output_dir = output_dir
-        self._tokenizer = None
+        self._tokenizer = self._records = None
 
     def setup(self):
+        # TensorFlow loads here, in the workers: the launching process never imports it.
+        from pipelines import tf_records, tokenization
+        self._records = tf_records
         self._tokenizer = tokenization.load_tokenizer(self._config.vocab_path,
                                                       self._config.lowercase)
 
@@ -270,7 +273,8 @@ class UnitToExamplesFn(beam.DoFn):
         split = split_of(document.doc_id, self._config.heldout_percent)
         shard_counts = {}
         for input_ids, segment_ids in examples:
-            record = packing.serialize_example(input_ids, segment_ids, self._config.max_seq_length)
+            record = self._records.serialize_example(input_ids, segment_ids,
+                                                     self._config.max_seq_length)
             shard = f"{writer.write(split, record):05d}"
             add_counts(shard_counts, {shard: {"examples": 1, "tokens": len(input_ids)}})
         tokens = sum(len(input_ids) for input_ids, _ in examples)
@@ -292,7 +296,8 @@ class UnitToExamplesFn(beam.DoFn):
         (unit,) = joined["unit"]
         duplicates = frozenset(joined["duplicates"])
         counts = SumCountsFn().create_accumulator()
-        writer = _ShardWriter(self._output_dir, unit, self._config.shards())
+        writer = _ShardWriter(self._output_dir, unit, self._config.shards(),
+                              self._records.open_writer)
         batch, batch_lines = [], 0
         for item in formats.read_unit(unit, _open_raw, self._config.max_document_bytes):
             if isinstance(item, documents.Skip):
@@ -351,10 +356,10 @@ def _finalize(counts: dict, output_dir: str, config: JobConfig, static: dict,
     temp_dir = FileSystems.join(output_dir, TEMP_DIR)
     if FileSystems.exists(temp_dir):
         FileSystems.delete([temp_dir])
-    tokenizer = tokenization.load_tokenizer(config.vocab_path, config.lowercase)
+    vocab = vocabulary.read(config.vocab_path, _open_raw)
     with FileSystems.create(FileSystems.join(output_dir, VOCAB_FILE)) as dst:
-        dst.write("".join(piece + "\n" for piece in tokenizer.vocab).encode("utf-8"))
-    if tokenizer.kind == "sentencepiece":
+        dst.write("".join(piece + "\n" for piece in vocab.pieces).encode("utf-8"))
+    if vocab.kind == vocabulary.SENTENCEPIECE:
         _concatenate([config.vocab_path], FileSystems.join(output_dir, SENTENCEPIECE_FILE))
     manifest = dict({k: v for k, v in counts.items() if k != "shards"}, splits=splits, **static)
     with FileSystems.create(FileSystems.join(output_dir, MANIFEST)) as f:
@@ -364,16 +369,16 @@ def _finalize(counts: dict, output_dir: str, config: JobConfig, static: dict,
 
 def _static_fields(config: JobConfig, input_patterns: list[str]) -> dict:
     """Manifest fields known before the run; validates the vocab."""
-    tokenizer = tokenization.load_tokenizer(config.vocab_path, config.lowercase)
-    if tokenizer.special_ids["pad"] != 0:
+    vocab = vocabulary.read(config.vocab_path, _open_raw)
+    if vocab.special_ids["pad"] != 0:
         raise ValueError(f"[PAD] must be id 0 (padding is 0) but is "
-                         f"{tokenizer.special_ids['pad']} in {config.vocab_path}")
-    tokenizer_fields = {"type": tokenizer.kind, "vocab_file": VOCAB_FILE}
-    if tokenizer.kind == "sentencepiece":
+                         f"{vocab.special_ids['pad']} in {config.vocab_path}")
+    tokenizer_fields = {"type": vocab.kind, "vocab_file": VOCAB_FILE}
+    if vocab.kind == vocabulary.SENTENCEPIECE:
         tokenizer_fields["model_file"] = SENTENCEPIECE_FILE
-    return {"max_seq_length": config.max_seq_length, "vocab_size": tokenizer.vocab_size,
+    return {"max_seq_length": config.max_seq_length, "vocab_size": len(vocab.pieces),
             "lowercase": config.lowercase, "vocab_file": VOCAB_FILE,
-            "special_token_ids": tokenizer.special_ids, "seed": config.seed,
+            "special_token_ids": vocab.special_ids, "seed": config.seed,
             "tokenizer": tokenizer_fields, "input_patterns": list(input_patterns),
             "format": config.input_format, "max_document_bytes": config.max_document_bytes,
             "dead_letter_file": DEAD_LETTER, "quality_filter": {

@@ -4,32 +4,21 @@
 tensorflow_text ops), so the exporter can place the very same object (and its
 vocab) in a SavedModel graph: pipeline and serving then produce identical ids.
 """
-import sentencepiece
 import tensorflow as tf
 import tensorflow_text as tf_text
 
-PAD, UNK, CLS, SEP, MASK = "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"
-# Order in which build_vocab writes them, so [PAD] gets id 0.
-RESERVED_TOKENS = (PAD, UNK, CLS, SEP, MASK)
-_SPECIAL_KEYS = {"pad": PAD, "unk": UNK, "cls": CLS, "sep": SEP, "mask": MASK}
+from pipelines import vocabulary
+from pipelines.vocabulary import UNK, special_token_ids
+
+
+
+def _open_binary(path: str):
+    return tf.io.gfile.GFile(path, "rb")
 
 
 def load_vocab(path: str) -> list[str]:
     """Reads a vocab file (one token per line; line number = id)."""
-    with tf.io.gfile.GFile(path, "r") as f:
-        text = f.read()  # one read: GFile's line iterator is slow
-    lines = text.split("\n")
-    return lines[:-1] if lines[-1] == "" else lines
-
-
-def special_token_ids(vocab: list[str]) -> dict[str, int]:
-    """Ids of the special tokens: keys pad, unk, cls, sep, mask."""
-    index = {token: i for i, token in enumerate(vocab)}
-    missing = [token for token in _SPECIAL_KEYS.values() if token not in index]
-    if missing:
-        raise ValueError(f"vocab lacks special token(s) {missing}; expected all of "
-                         f"{list(RESERVED_TOKENS)}")
-    return {key: index[token] for key, token in _SPECIAL_KEYS.items()}
+    return vocabulary.read(path, _open_binary).pieces
 
 
 # BERT's text cleaning (FullTokenizer._clean_text): control and format
@@ -108,7 +97,7 @@ def make_text_tokenizer(vocab_path: str, lowercase: bool) -> TextTokenizer:
 class WordpieceTokenizer:
     """Eager, batched wrapper of `make_text_tokenizer` for Python callers."""
 
-    kind = "wordpiece"
+    kind = vocabulary.WORDPIECE
 
     def __init__(self, vocab_path: str, lowercase: bool = True):
         self.vocab = load_vocab(vocab_path)
@@ -145,35 +134,20 @@ def _split(values: list[int], lengths: list[int]) -> list[list[int]]:
     return out
 
 
-# SentencePiece pieces accepted for the special tokens (BERT or ALBERT style).
-_SENTENCEPIECE_SPECIALS = {"pad": (PAD, "<pad>"), "unk": (UNK, "<unk>"), "cls": (CLS,),
-                           "sep": (SEP,), "mask": (MASK,)}
-
-
 class SentencePieceTokenizer:
     """A SentencePiece model (`.model`), e.g. from `build_vocab --model=sentencepiece`.
 
     Special ids come from its pieces [PAD] or <pad>, [UNK] or <unk>, [CLS],
     [SEP], [MASK]; `lowercase` lower-cases text before encoding."""
 
-    kind = "sentencepiece"
+    kind = vocabulary.SENTENCEPIECE
 
     def __init__(self, model_path: str, lowercase: bool = False):
-        with tf.io.gfile.GFile(model_path, "rb") as f:
-            self._processor = sentencepiece.SentencePieceProcessor(model_proto=f.read())
+        with _open_binary(model_path) as f:
+            self._processor = vocabulary.load_sentencepiece(f.read())
         self.vocab = [self._processor.id_to_piece(i)
                       for i in range(self._processor.get_piece_size())]
-        index = {piece: i for i, piece in enumerate(self.vocab)}
-        self.special_ids, missing = {}, []
-        for key, names in _SENTENCEPIECE_SPECIALS.items():
-            found = [index[n] for n in names if n in index]
-            if found:
-                self.special_ids[key] = found[0]
-            else:
-                missing.append(names)
-        if missing:
-            raise ValueError(f"SentencePiece model {model_path} lacks pieces {missing}; train "
-                             "one with `python -m pipelines.build_vocab --model=sentencepiece`")
+        self.special_ids = vocabulary.sentencepiece_special_ids(self.vocab, model_path)
         self._lowercase = lowercase
 
     @property
@@ -189,6 +163,6 @@ class SentencePieceTokenizer:
 
 def load_tokenizer(path: str, lowercase: bool):
     """SentencePieceTokenizer for a `.model` file, else WordpieceTokenizer."""
-    if path.endswith(".model"):
+    if vocabulary.is_sentencepiece(path):
         return SentencePieceTokenizer(path, lowercase)
     return WordpieceTokenizer(path, lowercase)

@@ -1,4 +1,8 @@
 """Flag handling of the pre-training data command (no pipeline run)."""
+import os
+import subprocess
+import sys
+
 import pytest
 
 from pipelines import build_pretraining_data, inputs
@@ -51,3 +55,21 @@ def test_quality_flags_reach_the_job_config():
     assert (config.quality_filter.min_words, config.quality_formats, config.strict,
             config.split_bytes) == (7, "all", True, 2**19)
     assert config.filters("text") and config.quality_filter.max_words == 100_000
+
+
+def test_launching_process_does_not_import_tensorflow(tmp_path):
+    # Only the workers need TensorFlow (tokenizer, TFRecord writer): the command
+    # starts in about a second, and with N worker processes TF loads N times, not N + 1.
+    code = ("import sys\n"
+            "from pipelines import build_pretraining_data, pretraining_data\n"
+            "config = pretraining_data.JobConfig(vocab_path=sys.argv[1])\n"
+            "static = pretraining_data._static_fields(config, ['x'])\n"
+            "assert static['special_token_ids']['pad'] == 0\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('tensorflow', 'tensorflow_text', 'keras')))\n")
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nthe\n")
+    out = subprocess.run([sys.executable, "-c", code, str(vocab)], capture_output=True,
+                         text=True, check=True, cwd=os.path.dirname(os.path.dirname(
+                             os.path.dirname(os.path.abspath(__file__))))).stdout
+    assert out.strip() == "[]"

@@ -2,7 +2,7 @@
 import bz2
 import collections
 
-from pipelines import build_vocab, pretraining_data, tokenization
+from pipelines import build_vocab, pretraining_data, tokenization, vocabulary
 
 
 def test_search_bracket():
@@ -24,7 +24,7 @@ def test_main_writes_reserved_tokens_first(tmp_path, capsys):
     build_vocab.main([f"--input={dump}", f"--output={output}", "--vocab_size=100",
                       "--max_documents=2"])
     vocab = tokenization.load_vocab(str(output))
-    assert vocab[:5] == list(tokenization.RESERVED_TOKENS)
+    assert vocab[:5] == list(vocabulary.RESERVED_TOKENS)
     assert len(vocab) <= 100 and len(set(vocab)) == len(vocab)
     assert {"the", "fox", "foxes", "lazy", "##s"} <= set(vocab)
     assert "The" not in vocab  # lowercased by default

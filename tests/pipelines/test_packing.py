@@ -6,7 +6,7 @@ import sys
 import pytest
 import tensorflow as tf
 
-from pipelines import packing, tokenization
+from pipelines import packing, tf_records, tokenization
 
 CLS, SEP = 2, 3
 
@@ -147,7 +147,7 @@ def test_pad_and_serialize():
     assert segments == [0, 0, 0, 1, 1, 0, 0, 0]
     with pytest.raises(ValueError):
         packing.pad_example([CLS] * 9, [0] * 9, 8)
-    record = packing.serialize_example([CLS, 9, SEP, 8, SEP], [0, 0, 0, 1, 1], 8)
+    record = tf_records.serialize_example([CLS, 9, SEP, 8, SEP], [0, 0, 0, 1, 1], 8)
     # Deterministic bytes (sorted feature names) whatever process serializes.
     assert record.index(b"input_ids") < record.index(b"input_mask") < record.index(b"segment_ids")
     parsed = tf.io.parse_single_example(

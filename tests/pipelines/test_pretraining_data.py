@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 from apache_beam.testing import test_pipeline
 
-from pipelines import packing, pretraining_data, sentences, tokenization, wikipedia
+from pipelines import packing, pretraining_data, sentences, tf_records, tokenization, wikipedia
 
 MAX_SEQ_LENGTH = 16
 SEED = 7
@@ -61,7 +61,7 @@ def _expected_records(vocab_path, page_ids):
         for ids, segments in packing.pack_document(
                 tokenizer.tokenize_lines(lines), MAX_SEQ_LENGTH, 2, 3,
                 packing.document_rng(SEED, page_id)):
-            records.append(packing.serialize_example(ids, segments, MAX_SEQ_LENGTH))
+            records.append(tf_records.serialize_example(ids, segments, MAX_SEQ_LENGTH))
     return records
 
 

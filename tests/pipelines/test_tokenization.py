@@ -2,7 +2,7 @@
 import pytest
 import tensorflow as tf
 
-from pipelines import tokenization
+from pipelines import tokenization, vocabulary
 
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]",
          "the", "cat", "sat", "##s", ".", "cafe", "Cat", "un", "##believ", "##able"]
@@ -17,10 +17,10 @@ def vocab_path(tmp_path):
 
 def test_load_vocab_and_special_ids(vocab_path):
     assert tokenization.load_vocab(vocab_path) == VOCAB
-    assert tokenization.special_token_ids(VOCAB) == {
+    assert vocabulary.special_token_ids(VOCAB) == {
         "pad": 0, "unk": 1, "cls": 2, "sep": 3, "mask": 4}
     with pytest.raises(ValueError, match=r"\[MASK\]"):
-        tokenization.special_token_ids([t for t in VOCAB if t != "[MASK]"])
+        vocabulary.special_token_ids([t for t in VOCAB if t != "[MASK]"])
 
 
 def test_lowercase_ids(vocab_path):
