@@ -42,6 +42,13 @@ _REF = re.compile(r"<ref\b[^>]*?/>|<ref\b[^>/]*(?:/(?!>)[^>/]*)*>(?:(?!<ref\b).)
 _TEMPLATE = re.compile(r"\{\{\{[^{}<>]*\}\}\}|\{\{[^{}<>]*\}\}")
 # An innermost table: from a line starting {| to the first line starting |}.
 _TABLE = re.compile(r"^[ \t]*\{\|(?:(?!^[ \t]*\{\|).)*?^[ \t]*\|\}", re.S | re.M)
+# Line starts the parser reads as list items (*, #) or indentation (:): it
+# makes each a node, the bulk of its tree on most pages, and the cleaning
+# keeps only the text after them. Definition lines (;) are left to it, since
+# a ':' later on the line is markup there.
+_LIST_MARKERS = re.compile(r"^[*#:]+", re.M)
+# A heading line (= ... =, any level); the cleaning drops headings.
+_HEADING = re.compile(r"^=.*=[ \t]*$", re.M)
 # A link to an article (no namespace: no colon) without nested links, on one
 # line: [[target]] or [[target|text]].
 _PLAIN_LINK = re.compile(r"\[\[([^\[\]|:\n]*)(?:\|([^\[\]\n]*))?\]\]")
@@ -211,14 +218,15 @@ def _link_text(link: re.Match) -> str:
 
 
 def _prepass(wikitext: str) -> str:
-    """Comments removed, refs, templates and tables replaced (see _PLACEHOLDER)."""
+    """Comments removed, refs, templates and tables replaced (see
+    _PLACEHOLDER), then list markers and heading lines removed."""
     text = _REF.sub(_PLACEHOLDER, _COMMENT.sub("", wikitext.replace(_PLACEHOLDER, "")))
     found = True
     while found:
         text, templates = _TEMPLATE.subn(_PLACEHOLDER, text)
         text, tables = _TABLE.subn(_PLACEHOLDER, text)
         found = templates or tables
-    return text
+    return _HEADING.sub("", _LIST_MARKERS.sub("", text))
 
 
 def wikitext_to_paragraphs(wikitext: str) -> list[str]:

@@ -1,7 +1,10 @@
 """MediaWiki dump reading and wikitext cleaning."""
+import bz2
 import io
+import re
 from xml.parsers import expat
 
+import mwparserfromhell
 import pytest
 
 from pipelines import documents, sentences, wikipedia
@@ -104,6 +107,29 @@ def test_prepass_drops_refs_nested_templates_and_tables_but_not_text_between():
             "{{{arg}}} e<ref group=\"n\">note</ref>.<!-- {{x -->\n\ue000f\n"
             "{| class=x\n| a\n {|\n| {{b}}\n |}\n|}\ng")
     assert wikipedia.wikitext_to_paragraphs(text) == ["A b c d e.", "f", "g"]
+
+
+def test_list_markers_and_headings_go_as_the_parser_would_drop_them():
+    text = ("* a\n** b [[c]]\n# d\n#: e\n: f\n; g : h\n== Heading ==\n=Title= \n"
+            "=== {{x}} ===\nx = 1 == 2\n== heading == then text\n* {{t}}")
+    expected = ["a", "b c", "d", "e", "f", "g h", "x = 1 == 2", "then text"]
+    assert wikipedia.wikitext_to_paragraphs(text) == expected
+    # The parser alone (no pre-pass) reads the same text the same way.
+    code = mwparserfromhell.parse(text, skip_style_tags=True)
+    wikipedia._prune(code)
+    parsed = [" ".join(line.split()) for line in code.strip_code(collapse=True).split("\n")]
+    assert [line for line in parsed if line] == expected
+
+
+def test_list_and_heading_prepass_changes_no_article_of_the_sample(wiki_sample, monkeypatch):
+    with bz2.open(wiki_sample) as f:
+        pages = [p.wikitext for p in wikipedia.iter_pages(f) if not wikipedia.skip_reason(p)]
+    assert len(pages) > 100
+    fast = [wikipedia.wikitext_to_paragraphs(text) for text in pages]
+    never = re.compile(r"(?!)")
+    monkeypatch.setattr(wikipedia, "_LIST_MARKERS", never)
+    monkeypatch.setattr(wikipedia, "_HEADING", never)
+    assert fast == [wikipedia.wikitext_to_paragraphs(text) for text in pages]
 
 
 def test_links_become_their_text():
