@@ -119,7 +119,7 @@ def learn_sentencepiece(lines: list[str], vocab_size: int, lowercase: bool) -> b
     control symbols [CLS]=2, [SEP]=3, [MASK]=4 (never produced from text)."""
     writer = _BytesWriter()
     sentencepiece.SentencePieceTrainer.train(
-        sentence_iterator=iter([line.lower() for line in lines] if lowercase else lines),
+        sentence_iterator=iter(tokenization.lower_case(lines) if lowercase else lines),
         model_writer=writer, vocab_size=vocab_size, model_type="unigram",
         pad_id=0, pad_piece=vocabulary.PAD, unk_id=1, unk_piece=vocabulary.UNK,
         bos_id=-1, eos_id=-1, control_symbols=[vocabulary.CLS, vocabulary.SEP,
@@ -186,7 +186,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.model == vocabulary.SENTENCEPIECE:
         with tf.io.gfile.GFile(args.output, "wb") as f:
             f.write(learn_sentencepiece(lines, args.vocab_size, args.lowercase))
-        size = tokenization.SentencePieceTokenizer(args.output).vocab_size
+        size = len(vocabulary.read(args.output, lambda path: tf.io.gfile.GFile(path, "rb")).pieces)
     else:
         vocab = learn_vocab(lines, args.vocab_size, args.lowercase)
         with tf.io.gfile.GFile(args.output, "w") as f:

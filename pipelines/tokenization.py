@@ -8,7 +8,7 @@ import tensorflow as tf
 import tensorflow_text as tf_text
 
 from pipelines import vocabulary
-from pipelines.vocabulary import UNK, special_token_ids
+from pipelines.vocabulary import UNK
 
 
 
@@ -82,27 +82,52 @@ class TextTokenizer(tf.Module):
                        lambda: self._fast.tokenize(text))
 
 
-def make_text_tokenizer(vocab_path: str, lowercase: bool) -> TextTokenizer:
-    """A TextTokenizer: strings [batch] -> int64 ids RaggedTensor [batch,
-    pieces]. lowercase=True lower-cases and strips accents (BERT uncased);
-    words missing from the vocab become [UNK]."""
+def lower_case(lines: list[str]) -> list[str]:
+    """The lines lower-cased as SentencePieceTextTokenizer does it in the graph."""
+    lowered = tf.strings.lower(tf.constant(lines, tf.string), encoding="utf-8")
+    return [line.decode("utf-8") for line in lowered.numpy().tolist()]
+
+
+class SentencePieceTextTokenizer(tf.Module):
+    """A SentencePiece model in the graph (tf_text's SentencepieceTokenizer):
+    strings [batch] -> int64 ids RaggedTensor [batch, pieces]; `lowercase`
+    lower-cases first (tf.strings.lower, as build_vocab did for learning)."""
+
+    def __init__(self, model_proto: bytes, lowercase: bool):
+        super().__init__()
+        self._lowercase = lowercase
+        self._model = tf_text.SentencepieceTokenizer(model=model_proto, out_type=tf.int32)
+
+    def tokenize(self, text_input):
+        """Strings [batch] -> int64 ids RaggedTensor [batch, pieces]."""
+        text = tf.strings.lower(text_input, encoding="utf-8") if self._lowercase else text_input
+        return tf.cast(self._model.tokenize(text), tf.int64)
+
+
+def make_text_tokenizer(path: str, lowercase: bool) -> TextTokenizer | SentencePieceTextTokenizer:
+    """The in-graph tokenizer of a WordPiece vocab.txt (TextTokenizer;
+    lowercase=True lower-cases and strips accents, BERT uncased) or of a
+    SentencePiece `.model` (SentencePieceTextTokenizer): strings [batch] ->
+    int64 ids RaggedTensor [batch, pieces]; unknown words become [UNK]."""
+    if vocabulary.is_sentencepiece(path):
+        with _open_binary(path) as f:
+            return SentencePieceTextTokenizer(f.read(), lowercase)
     table = tf.lookup.StaticHashTable(
         tf.lookup.TextFileInitializer(
-            vocab_path, key_dtype=tf.string, key_index=tf.lookup.TextFileIndex.WHOLE_LINE,
+            path, key_dtype=tf.string, key_index=tf.lookup.TextFileIndex.WHOLE_LINE,
             value_dtype=tf.int64, value_index=tf.lookup.TextFileIndex.LINE_NUMBER),
         default_value=-1)
-    return TextTokenizer(table, load_vocab(vocab_path), lowercase)
+    return TextTokenizer(table, load_vocab(path), lowercase)
 
 
-class WordpieceTokenizer:
-    """Eager, batched wrapper of `make_text_tokenizer` for Python callers."""
+class Tokenizer:
+    """Eager, batched wrapper of `make_text_tokenizer` for Python callers,
+    with the vocabulary's kind, pieces and special ids."""
 
-    kind = vocabulary.WORDPIECE
-
-    def __init__(self, vocab_path: str, lowercase: bool = True):
-        self.vocab = load_vocab(vocab_path)
-        self.special_ids = special_token_ids(self.vocab)
-        tokenizer = make_text_tokenizer(vocab_path, lowercase)
+    def __init__(self, path: str, lowercase: bool):
+        vocab = vocabulary.read(path, _open_binary)
+        self.kind, self.vocab, self.special_ids = vocab.kind, vocab.pieces, vocab.special_ids
+        tokenizer = make_text_tokenizer(path, lowercase)
 
         # No AutoGraph: the graph has no Python control flow, and converting
         # tf_text's code costs about a second per process.
@@ -111,7 +136,7 @@ class WordpieceTokenizer:
             ids = tokenizer.tokenize(lines)
             return ids.flat_values, ids.row_lengths()
 
-        self._tokenizer = tokenizer  # keeps the table alive
+        self._tokenizer = tokenizer  # keeps its resources alive
         self._ids_and_lengths = ids_and_lengths
 
     @property
@@ -134,35 +159,6 @@ def _split(values: list[int], lengths: list[int]) -> list[list[int]]:
     return out
 
 
-class SentencePieceTokenizer:
-    """A SentencePiece model (`.model`), e.g. from `build_vocab --model=sentencepiece`.
-
-    Special ids come from its pieces [PAD] or <pad>, [UNK] or <unk>, [CLS],
-    [SEP], [MASK]; `lowercase` lower-cases text before encoding."""
-
-    kind = vocabulary.SENTENCEPIECE
-
-    def __init__(self, model_path: str, lowercase: bool = False):
-        with _open_binary(model_path) as f:
-            self._processor = vocabulary.load_sentencepiece(f.read())
-        self.vocab = [self._processor.id_to_piece(i)
-                      for i in range(self._processor.get_piece_size())]
-        self.special_ids = vocabulary.sentencepiece_special_ids(self.vocab, model_path)
-        self._lowercase = lowercase
-
-    @property
-    def vocab_size(self) -> int:
-        return len(self.vocab)
-
-    def tokenize_lines(self, lines: list[str]) -> list[list[int]]:
-        """Token ids of each line."""
-        if self._lowercase:
-            lines = [line.lower() for line in lines]
-        return self._processor.encode(lines) if lines else []
-
-
-def load_tokenizer(path: str, lowercase: bool):
-    """SentencePieceTokenizer for a `.model` file, else WordpieceTokenizer."""
-    if vocabulary.is_sentencepiece(path):
-        return SentencePieceTokenizer(path, lowercase)
-    return WordpieceTokenizer(path, lowercase)
+def load_tokenizer(path: str, lowercase: bool) -> Tokenizer:
+    """The Tokenizer of a SentencePiece `.model` or a WordPiece vocab.txt."""
+    return Tokenizer(path, lowercase)

@@ -27,11 +27,12 @@ from trainers.checkpointing import restore_weights
 class ReplacedTokenDetector(tf.Module):
     """The discriminator with in-graph tokenization; holds no generator weights."""
 
-    def __init__(self, pretrainer: ElectraPretrainer, vocab_path: str, lowercase: bool, max_seq_length: int):
+    def __init__(self, pretrainer: ElectraPretrainer, vocab_path: str, tokenizer_path: str, lowercase: bool,
+                 max_seq_length: int):
         super().__init__()
         self.discriminator = pretrainer.discriminator
         self.discriminator_head = pretrainer.discriminator_head
-        self.tokenizer = make_text_tokenizer(vocab_path, lowercase)
+        self.tokenizer = make_text_tokenizer(tokenizer_path, lowercase)
         self.vocab = tf.constant(load_vocab(vocab_path))
         self.special_ids = dict(pretrainer.special_ids)
         self.max_seq_length = max_seq_length
@@ -76,7 +77,9 @@ def export(model_dir: str, output: str) -> str:
     if getattr(pretrainer, "discriminator_head", None) is None:
         raise ValueError(f"{model_dir} was trained with objective {pretrainer.config.objective!r}, which "
                          "has no replaced-token head to export")
-    module = ReplacedTokenDetector(pretrainer, os.path.join(model_dir, "vocab.txt"), data["lowercase"],
+    tokenizer_file = data.get("tokenizer", {}).get("file", "vocab.txt")  # older runs: WordPiece
+    module = ReplacedTokenDetector(pretrainer, os.path.join(model_dir, "vocab.txt"),
+                                   os.path.join(model_dir, tokenizer_file), data["lowercase"],
                                    data["max_seq_length"])
     tf.saved_model.save(module, output, signatures={"serving_default": module.serve})
     print(f"wrote SavedModel to {output}")

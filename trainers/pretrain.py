@@ -1,8 +1,9 @@
 """ELECTRA pre-training: `python -m trainers.pretrain --config=tiny --data=GLOB --model_dir=DIR`.
 
-Writes to DIR: config.json (resolved), vocab.txt and data.json (tokenizer
-settings, for export), checkpoints, TensorBoard logs (train/, eval/) and
-eval_results.json. Rerunning with the same DIR resumes from its latest checkpoint.
+Writes to DIR: config.json (resolved), vocab.txt (and spm.model for
+SentencePiece data), data.json (tokenizer settings, for export), checkpoints,
+TensorBoard logs (train/, eval/) and eval_results.json. Rerunning with the
+same DIR resumes from its latest checkpoint.
 """
 from __future__ import annotations
 
@@ -65,6 +66,12 @@ def write_run_files(model_dir: str, config: PretrainConfig, manifest: dict) -> N
     tf.io.gfile.copy(os.path.join(manifest["directory"], manifest["vocab_file"]),
                      os.path.join(model_dir, "vocab.txt"), overwrite=True)
     data = {k: manifest[k] for k in ("special_token_ids", "lowercase", "max_seq_length", "vocab_size")}
+    tokenizer = manifest.get("tokenizer", {"type": "wordpiece"})
+    data["tokenizer"] = {"type": tokenizer["type"], "file": "vocab.txt"}
+    if "model_file" in tokenizer:  # SentencePiece: the model, for in-graph tokenization
+        data["tokenizer"]["file"] = tokenizer["model_file"]
+        tf.io.gfile.copy(os.path.join(manifest["directory"], tokenizer["model_file"]),
+                         os.path.join(model_dir, tokenizer["model_file"]), overwrite=True)
     with tf.io.gfile.GFile(os.path.join(model_dir, "data.json"), "w") as f:
         json.dump(data, f, indent=2)
 

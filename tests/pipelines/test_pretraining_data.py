@@ -53,7 +53,7 @@ def _exploding_split(paragraph):
 
 def _expected_records(vocab_path, page_ids):
     """Serialized examples computed directly with the library functions."""
-    tokenizer = tokenization.WordpieceTokenizer(vocab_path)
+    tokenizer = tokenization.load_tokenizer(vocab_path, lowercase=True)
     records = []
     for page_id in page_ids:
         lines = [s for p in wikipedia.wikitext_to_paragraphs(PAGES[page_id][1])

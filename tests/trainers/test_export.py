@@ -1,3 +1,4 @@
+import json
 import os
 import subprocess
 import sys
@@ -6,7 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.trainers.conftest import SEQ, TINY_OVERRIDES
+from pipelines import build_vocab, tokenization
+from tests.trainers.conftest import SEQ, TINY_OVERRIDES, write_data
 from trainers.export import export, load_pretrainer
 from trainers.pretrain import main as pretrain_main
 
@@ -53,3 +55,33 @@ def test_serving_check_runs_in_a_process_without_project_code(exported):
     assert "no project code" in result.stdout
     assert "w40" in result.stdout and "<- swapped in" in result.stdout
     assert "mean replaced probability: swapped-in token(s)" in result.stdout
+
+
+def test_sentencepiece_data_exports_with_its_model_in_the_graph(tmp_path):
+    # Data tokenized with a SentencePiece model of the data's 64-token size.
+    data = tmp_path / "data"
+    manifest = write_data(str(data), num_examples=32)
+    rng = np.random.default_rng(0)
+    lines = [" ".join(f"w{(start + j) % 59}" for j in range(int(rng.integers(5, 20))))
+             for start in rng.integers(0, 59, 3000)]
+    (data / "spm.model").write_bytes(build_vocab.learn_sentencepiece(lines, 64, lowercase=True))
+    tokenizer = tokenization.load_tokenizer(str(data / "spm.model"), lowercase=True)
+    (data / "vocab.txt").write_text("".join(piece + "\n" for piece in tokenizer.vocab))
+    manifest["tokenizer"] = {"type": "sentencepiece", "vocab_file": "vocab.txt",
+                             "model_file": "spm.model"}
+    (data / "manifest.json").write_text(json.dumps(manifest))
+    model_dir = str(tmp_path / "model")
+    overrides = [o for o in TINY_OVERRIDES if "num_steps" not in o] + ["train.num_steps=2"]
+    pretrain_main(["--data", str(data / "train-*"), "--model_dir", model_dir, "--strategy", "cpu"]
+                  + [f"--override={o}" for o in overrides])
+    output = export(model_dir, os.path.join(model_dir, "saved_model"))
+    del tokenizer  # the SavedModel must not need the pipeline's objects
+
+    serve = tf.saved_model.load(output).signatures["serving_default"]
+    out = serve(text=tf.constant(["W1 w2 w3 w7"]))
+    mask = out["input_mask"][0].numpy().astype(bool)
+    [ids] = tokenization.load_tokenizer(str(data / "spm.model"), lowercase=True).tokenize_lines(
+        ["w1 w2 w3 w7"])
+    assert out["token_ids"][0].numpy()[mask].tolist() == [2] + ids + [3]
+    pieces = (data / "vocab.txt").read_text().split("\n")
+    assert [t.decode() for t in out["tokens"][0].numpy()[mask]] == [pieces[i] for i in [2] + ids + [3]]
