@@ -140,15 +140,15 @@ class SumCountsFn(beam.CombineFn):
 
 
 class PlanUnitsFn(beam.DoFn):
-    """Matched file -> its work units."""
+    """(matched file, size in bytes) -> its work units."""
 
     def __init__(self, config: JobConfig):
         self._config = config
 
-    def process(self, metadata):
-        fmt = formats.detect_format(metadata.path, self._config.input_format)
-        yield from formats.plan_units(metadata.path, fmt, metadata.size_in_bytes,
-                                      self._config.split_bytes, _open_raw)
+    def process(self, path_and_size):
+        path, size = path_and_size
+        fmt = formats.detect_format(path, self._config.input_format)
+        yield from formats.plan_units(path, fmt, size, self._config.split_bytes, _open_raw)
 
 
 class FingerprintFn(beam.DoFn):
@@ -214,7 +214,7 @@ class UnitToExamplesFn(beam.DoFn):
         # TensorFlow loads here, in the workers: the launching process never imports it.
         from pipelines import tf_records, tokenization
         self._records = tf_records
-        self._tokenizer = tokenization.load_tokenizer(self._config.vocab_path,
+        self._tokenizer = tokenization.Tokenizer(self._config.vocab_path,
                                                       self._config.lowercase)
 
     def _counter(self, name: str, value: int = 1):
@@ -438,6 +438,8 @@ def run(pipeline: beam.Pipeline, input_patterns: list[str], output_dir: str,
     units = (pipeline
              | "InputPatterns" >> beam.Create(list(input_patterns))
              | "MatchFiles" >> fileio.MatchAll()
+             | "PathAndSize" >> beam.Map(lambda metadata: (metadata.path, metadata.size_in_bytes))
+             | "OncePerFile" >> beam.Distinct()  # patterns may overlap
              | "PlanUnits" >> beam.ParDo(PlanUnitsFn(config))
              | "SpreadUnits" >> beam.Reshuffle())
     duplicates = (units

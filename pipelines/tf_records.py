@@ -1,7 +1,7 @@
 """Examples as serialized tf.train.Example records, and TFRecord files.
 
-The only pipeline module besides `tokenization` that needs TensorFlow; the
-Beam job imports both in its workers, not in the launching process.
+With `tokenization`, the TensorFlow the Beam job needs: it imports both in
+its workers, not in the launching process.
 """
 import tensorflow as tf
 

@@ -1,4 +1,5 @@
-"""BERT-style WordPiece tokenization shared by the data pipeline and serving.
+"""WordPiece (BERT) and SentencePiece tokenization shared by the data
+pipeline and serving.
 
 `make_text_tokenizer` returns an in-graph tokenizer (a tf.Module of
 tensorflow_text ops), so the exporter can place the very same object (and its
@@ -11,14 +12,14 @@ from pipelines import vocabulary
 from pipelines.vocabulary import UNK
 
 
-
 def _open_binary(path: str):
     return tf.io.gfile.GFile(path, "rb")
 
 
 def load_vocab(path: str) -> list[str]:
     """Reads a vocab file (one token per line; line number = id)."""
-    return vocabulary.read(path, _open_binary).pieces
+    with _open_binary(path) as f:
+        return vocabulary.parse_vocab(f.read().decode("utf-8"))
 
 
 # BERT's text cleaning (FullTokenizer._clean_text): control and format
@@ -52,9 +53,9 @@ class TextTokenizer(tf.Module):
     end (its pre-tokenization splits on whitespace, punctuation and CJK
     characters as BERT's BasicTokenizer does), about 3x faster than
     BertTokenizer. FullTokenizer makes a word of over 400 characters [UNK], a
-    rule FastWordpiece could only apply in bytes, so a batch with a run of
-    over 400 non-space characters takes the exact path instead: BertTokenizer
-    words, measured in characters.
+    rule FastWordpiece could only apply in bytes, so lines with a run of over
+    400 non-space characters take the exact path instead (BertTokenizer words,
+    measured in characters), the others the fast one.
     """
 
     def __init__(self, vocab_lookup_table, vocab: list[str], lowercase: bool):
@@ -78,8 +79,11 @@ class TextTokenizer(tf.Module):
         """Strings [batch] -> int64 ids RaggedTensor [batch, pieces]."""
         text = bert_normalize(text_input, self._lowercase)
         long_run = tf.strings.regex_full_match(text, f".*[^ ]{{{MAX_CHARS_PER_WORD + 1}}}.*")
-        return tf.cond(tf.reduce_any(long_run), lambda: self._exact_ids(text),
-                       lambda: self._fast.tokenize(text))
+        rows = tf.range(tf.shape(text)[0])
+        ids = tf.concat([self._fast.tokenize(tf.boolean_mask(text, ~long_run)),
+                         self._exact_ids(tf.boolean_mask(text, long_run))], axis=0)
+        order = tf.concat([tf.boolean_mask(rows, ~long_run), tf.boolean_mask(rows, long_run)], 0)
+        return tf.gather(ids, tf.math.invert_permutation(order))
 
 
 def lower_case(lines: list[str]) -> list[str]:
@@ -121,8 +125,9 @@ def make_text_tokenizer(path: str, lowercase: bool) -> TextTokenizer | SentenceP
 
 
 class Tokenizer:
-    """Eager, batched wrapper of `make_text_tokenizer` for Python callers,
-    with the vocabulary's kind, pieces and special ids."""
+    """The tokenizer of a SentencePiece `.model` or a WordPiece vocab.txt for
+    Python callers: `make_text_tokenizer` run eagerly on batches, with the
+    vocabulary's kind, pieces and special ids."""
 
     def __init__(self, path: str, lowercase: bool):
         vocab = vocabulary.read(path, _open_binary)
@@ -157,8 +162,3 @@ def _split(values: list[int], lengths: list[int]) -> list[list[int]]:
         out.append(values[start:start + length])
         start += length
     return out
-
-
-def load_tokenizer(path: str, lowercase: bool) -> Tokenizer:
-    """The Tokenizer of a SentencePiece `.model` or a WordPiece vocab.txt."""
-    return Tokenizer(path, lowercase)

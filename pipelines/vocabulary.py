@@ -22,9 +22,19 @@ WORDPIECE, SENTENCEPIECE = "wordpiece", "sentencepiece"
 
 
 def parse_vocab(text: str) -> list[str]:
-    """Tokens of a vocab.txt's text (one per line; line number = id)."""
+    """Tokens of a vocab.txt's text (one per line; line number = id). Raises
+    ValueError for an empty or repeated token (ids would be ambiguous)."""
     lines = text.split("\n")
-    return lines[:-1] if lines[-1] == "" else lines
+    tokens = lines[:-1] if lines[-1] == "" else lines
+    seen, bad = {}, []
+    for number, token in enumerate(tokens, 1):
+        if not token or token in seen:
+            bad.append(f"line {number}: " + (f"{token!r} repeats line {seen[token]}" if token
+                                              else "empty"))
+        seen.setdefault(token, number)
+    if bad:
+        raise ValueError(f"bad vocab ({len(bad)} line(s)): {'; '.join(bad[:5])}")
+    return tokens
 
 
 def special_token_ids(vocab: list[str]) -> dict[str, int]:

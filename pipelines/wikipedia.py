@@ -44,9 +44,10 @@ _TEMPLATE = re.compile(r"\{\{\{[^{}<>]*\}\}\}|\{\{[^{}<>]*\}\}")
 _TABLE = re.compile(r"^[ \t]*\{\|(?:(?!^[ \t]*\{\|).)*?^[ \t]*\|\}", re.S | re.M)
 # Line starts the parser reads as list items (*, #) or indentation (:): it
 # makes each a node, the bulk of its tree on most pages, and the cleaning
-# keeps only the text after them. Definition lines (;) are left to it, since
-# a ':' later on the line is markup there.
-_LIST_MARKERS = re.compile(r"^[*#:]+", re.M)
+# keeps only the text after them. Left to it: definition lines (;), since a
+# ':' later on the line is markup there, and markers before '=' or '{|',
+# which would turn into a heading or a table once at the start of the line.
+_LIST_MARKERS = re.compile(r"^[*#:]+(?![ \t]*(?:=|\{\|))", re.M)
 # A heading line (= ... =, any level); the cleaning drops headings.
 _HEADING = re.compile(r"^=.*=[ \t]*$", re.M)
 # A link to an article (no namespace: no colon) without nested links, on one

@@ -185,7 +185,7 @@ _DECISION_LINE = next(i for i, line in enumerate(
 
 
 def test_invariants_and_rates_on_the_wikipedia_sample(bert_vocab, wiki_documents):
-    tokenizer = tokenization.load_tokenizer(bert_vocab, lowercase=True)
+    tokenizer = tokenization.Tokenizer(bert_vocab, lowercase=True)
     cls, sep = tokenizer.special_ids["cls"], tokenizer.special_ids["sep"]
     documents = [(doc_id, tokenizer.tokenize_lines(lines)) for doc_id, lines in wiki_documents]
     short = single = total = no_b = 0

@@ -53,7 +53,7 @@ def _exploding_split(paragraph):
 
 def _expected_records(vocab_path, page_ids):
     """Serialized examples computed directly with the library functions."""
-    tokenizer = tokenization.load_tokenizer(vocab_path, lowercase=True)
+    tokenizer = tokenization.Tokenizer(vocab_path, lowercase=True)
     records = []
     for page_id in page_ids:
         lines = [s for p in wikipedia.wikitext_to_paragraphs(PAGES[page_id][1])
@@ -100,8 +100,11 @@ def job(tmp_path_factory):
                                         heldout_percent=50, seed=SEED)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(sentences, "split_sentences", _exploding_split)
+        # The second pattern matches a file the first one does too: read once.
         manifest, metrics = pretraining_data.run(
-            test_pipeline.TestPipeline(), [str(root / "dumps" / "*.xml*")], output_dir, config)
+            test_pipeline.TestPipeline(),
+            [str(root / "dumps" / "*.xml*"), str(root / "dumps" / "good.xml.bz2")], output_dir,
+            config)
     return manifest, output_dir, vocab_path, metrics
 
 

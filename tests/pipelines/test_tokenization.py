@@ -25,7 +25,7 @@ def test_load_vocab_and_special_ids(vocab_path):
 
 
 def test_lowercase_ids(vocab_path):
-    tokenizer = tokenization.load_tokenizer(vocab_path, lowercase=True)
+    tokenizer = tokenization.Tokenizer(vocab_path, lowercase=True)
     assert tokenizer.tokenize_lines(["The cats sat.", "Café UNBELIEVABLE dog", ""]) == [
         [5, 6, 8, 7, 9],  # the cat ##s sat .
         [10, 12, 13, 14, 1],  # cafe (accent stripped) un ##believ ##able [UNK]
@@ -35,7 +35,7 @@ def test_lowercase_ids(vocab_path):
 
 
 def test_cased_ids(vocab_path):
-    tokenizer = tokenization.load_tokenizer(vocab_path, lowercase=False)
+    tokenizer = tokenization.Tokenizer(vocab_path, lowercase=False)
     assert tokenizer.tokenize_lines(["Cat cats Café"]) == [[11, 6, 8, 1]]
 
 
@@ -65,7 +65,7 @@ EDGE_CASES = ["a" * 400, "a" * 401, "\u00e9" * 401, "\u00e9" * 250, "\u00e9" * 4
 
 @pytest.mark.parametrize("lowercase", [True, False])
 def test_ids_equal_reference_on_edge_cases(bert_vocab, lowercase):
-    tokenizer = tokenization.load_tokenizer(bert_vocab, lowercase)
+    tokenizer = tokenization.Tokenizer(bert_vocab, lowercase)
     reference = _reference_ids(bert_vocab, EDGE_CASES, lowercase)
     # In one batch (which has words of over 400 characters: the exact path)
     # and one line at a time (the fast path wherever a line has none).
@@ -77,7 +77,7 @@ def test_ids_equal_reference_on_every_sentence_of_the_wikipedia_sample(bert_voca
                                                                         wiki_documents):
     lines = [s for _, doc in wiki_documents for s in doc]
     assert len(lines) > 20000
-    tokenizer = tokenization.load_tokenizer(bert_vocab, lowercase=True)
+    tokenizer = tokenization.Tokenizer(bert_vocab, lowercase=True)
     ours = [ids for i in range(0, len(lines), 4096)
             for ids in tokenizer.tokenize_lines(lines[i:i + 4096])]
     mismatches = [line for line, a, b in zip(lines, ours, _reference_ids(bert_vocab, lines))
@@ -90,7 +90,7 @@ def test_ids_equal_reference_on_every_raw_line_of_the_wikipedia_sample(bert_voca
     import bz2
     with bz2.open(wiki_sample, "rt", encoding="utf-8") as f:
         lines = f.read().split("\n")  # wikitext and XML as they are: the harshest input
-    tokenizer = tokenization.load_tokenizer(bert_vocab, lowercase=True)
+    tokenizer = tokenization.Tokenizer(bert_vocab, lowercase=True)
     ours = [ids for i in range(0, len(lines), 4096)
             for ids in tokenizer.tokenize_lines(lines[i:i + 4096])]
     assert sum(a != b for a, b in zip(ours, _reference_ids(bert_vocab, lines))) == 0
@@ -102,7 +102,7 @@ def test_sentencepiece_model_special_ids(tmp_path, botchan):
     model = tmp_path / "spm.model"
     model.write_bytes(build_vocab.learn_sentencepiece([l for l in lines if l.strip()], 500,
                                                       lowercase=True))
-    tokenizer = tokenization.load_tokenizer(str(model), lowercase=True)
+    tokenizer = tokenization.Tokenizer(str(model), lowercase=True)
     assert tokenizer.kind == "sentencepiece" and tokenizer.vocab_size == 500
     assert tokenizer.special_ids == {"pad": 0, "unk": 1, "cls": 2, "sep": 3, "mask": 4}
     [ids] = tokenizer.tokenize_lines(["The Master Darling"])
@@ -112,3 +112,10 @@ def test_sentencepiece_model_special_ids(tmp_path, botchan):
     processor = sentencepiece.SentencePieceProcessor(model_proto=model.read_bytes())
     text = [line for line in lines if line.strip()]
     assert tokenizer.tokenize_lines(text) == processor.encode([line.lower() for line in text])
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[PAD]\n[UNK]\n\n[CLS]\n", "line 3: empty"), ("a\nb\na\n", "line 3: 'a' repeats line 1")])
+def test_bad_vocab_is_a_clear_error(text, message):
+    with pytest.raises(ValueError, match=message):
+        vocabulary.parse_vocab(text)

@@ -65,7 +65,7 @@ def test_sentencepiece_data_exports_with_its_model_in_the_graph(tmp_path):
     lines = [" ".join(f"w{(start + j) % 59}" for j in range(int(rng.integers(5, 20))))
              for start in rng.integers(0, 59, 3000)]
     (data / "spm.model").write_bytes(build_vocab.learn_sentencepiece(lines, 64, lowercase=True))
-    tokenizer = tokenization.load_tokenizer(str(data / "spm.model"), lowercase=True)
+    tokenizer = tokenization.Tokenizer(str(data / "spm.model"), lowercase=True)
     (data / "vocab.txt").write_text("".join(piece + "\n" for piece in tokenizer.vocab))
     manifest["tokenizer"] = {"type": "sentencepiece", "vocab_file": "vocab.txt",
                              "model_file": "spm.model"}
@@ -80,7 +80,7 @@ def test_sentencepiece_data_exports_with_its_model_in_the_graph(tmp_path):
     serve = tf.saved_model.load(output).signatures["serving_default"]
     out = serve(text=tf.constant(["W1 w2 w3 w7"]))
     mask = out["input_mask"][0].numpy().astype(bool)
-    [ids] = tokenization.load_tokenizer(str(data / "spm.model"), lowercase=True).tokenize_lines(
+    [ids] = tokenization.Tokenizer(str(data / "spm.model"), lowercase=True).tokenize_lines(
         ["w1 w2 w3 w7"])
     assert out["token_ids"][0].numpy()[mask].tolist() == [2] + ids + [3]
     pieces = (data / "vocab.txt").read_text().split("\n")
