@@ -303,10 +303,8 @@ def _throughput(wiki: str, vocab: str, tmp: str, copies: int) -> dict:
         _multistream(wiki, dumps[n], n)
     runs = _whole_commands(dumps, vocab, tmp)
     sample, steady = {}, {}
-    pure_rate = pure_cpu_rate = None
     for name, by_copies in runs.items():
         tokens, docs, seconds, cpu, extra = by_copies[1]
-        workers = 1 if name.startswith("pure") else int(name.split("_")[1])
         sample[name] = _rates(tokens, docs, seconds, cpu)
         if name.startswith("pure"):
             sample[name].update(stages_s=extra["stages_s"], stages_cpu_s=extra["stages_cpu_s"],
@@ -316,15 +314,13 @@ def _throughput(wiki: str, vocab: str, tmp: str, copies: int) -> dict:
         more_tokens, more_docs, more_seconds, more_cpu, _ = by_copies[copies]
         steady[name] = _rates(more_tokens - tokens, more_docs - docs, more_seconds - seconds,
                               more_cpu - cpu)
-        if pure_rate is None:
-            pure_rate = sample[name]["tokens_per_s"], steady[name]["tokens_per_s"]
-            pure_cpu_rate = sample[name]["tokens_per_cpu_s"], steady[name]["tokens_per_cpu_s"]
-            continue
-        for result, index in ((sample[name], 0), (steady[name], 1)):
-            result["per_core_speedup"] = round(
-                result["tokens_per_s"] / workers / pure_rate[index], 2)
-            result["per_core_speedup_cpu"] = round(
-                result["tokens_per_cpu_s"] / pure_cpu_rate[index], 2)
+    for workers in (1, 2):
+        for table in (sample, steady):
+            job, pure = table[f"beam_{workers}_workers"], table["pure_python_full_tokenizer"]
+            job["per_core_speedup"] = round(
+                job["tokens_per_s"] / workers / pure["tokens_per_s"], 2)
+            job["per_core_speedup_cpu"] = round(
+                job["tokens_per_cpu_s"] / pure["tokens_per_cpu_s"], 2)
     sample["beam_1_workers"]["same_tokens_as_pure_path"] = (
         runs["beam_1_workers"][1][0] == runs["pure_python_full_tokenizer"][1][0])
     steady["beam_1_workers"]["same_tokens_as_pure_path"] = (

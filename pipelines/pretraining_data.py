@@ -214,8 +214,7 @@ class UnitToExamplesFn(beam.DoFn):
         # TensorFlow loads here, in the workers: the launching process never imports it.
         from pipelines import tf_records, tokenization
         self._records = tf_records
-        self._tokenizer = tokenization.Tokenizer(self._config.vocab_path,
-                                                      self._config.lowercase)
+        self._tokenizer = tokenization.Tokenizer(self._config.vocab_path, self._config.lowercase)
 
     def _counter(self, name: str, value: int = 1):
         beam.metrics.Metrics.counter(METRICS_NAMESPACE, name).inc(value)

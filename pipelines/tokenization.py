@@ -95,7 +95,10 @@ def lower_case(lines: list[str]) -> list[str]:
 class SentencePieceTextTokenizer(tf.Module):
     """A SentencePiece model in the graph (tf_text's SentencepieceTokenizer):
     strings [batch] -> int64 ids RaggedTensor [batch, pieces]; `lowercase`
-    lower-cases first (tf.strings.lower, as build_vocab did for learning)."""
+    lower-cases first (tf.strings.lower, as build_vocab did for learning).
+
+    tf_text keeps the model in a resource owned by TensorFlow's eager kernel
+    cache, which tf.random.set_seed clears: build it after any seeding."""
 
     def __init__(self, model_proto: bytes, lowercase: bool):
         super().__init__()

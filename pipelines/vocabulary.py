@@ -68,10 +68,6 @@ def is_sentencepiece(path: str) -> bool:
     return path.endswith(".model")
 
 
-def load_sentencepiece(model_proto: bytes) -> sentencepiece.SentencePieceProcessor:
-    return sentencepiece.SentencePieceProcessor(model_proto=model_proto)
-
-
 @dataclasses.dataclass(frozen=True)
 class Vocabulary:
     """What a tokenizer file defines: its kind, pieces (index = id) and special ids."""
@@ -85,7 +81,7 @@ def read(path: str, open_binary: Callable[[str], BinaryIO]) -> Vocabulary:
     with open_binary(path) as f:
         data = f.read()  # one read: line iterators of remote files are slow
     if is_sentencepiece(path):
-        processor = load_sentencepiece(data)
+        processor = sentencepiece.SentencePieceProcessor(model_proto=data)
         pieces = [processor.id_to_piece(i) for i in range(processor.get_piece_size())]
         return Vocabulary(SENTENCEPIECE, pieces, sentencepiece_special_ids(pieces, path))
     pieces = parse_vocab(data.decode("utf-8"))
