@@ -20,6 +20,8 @@ RUNTIME = [
     "resiliparse==2.0.1",  # HTML main-text extraction and encoding detection
     "tqdm==4.70.1",
 ]
+# Beam's DaskRunner on a Dask `distributed` cluster (README, "Other Beam runners").
+DASK = ["dask==2026.8.0", "distributed==2026.8.0"]
 
 setup(
     name="electra-tf",
@@ -29,7 +31,8 @@ setup(
     packages=find_packages(include=["configs", "pipelines", "models", "trainers"]),
     install_requires=RUNTIME,
     extras_require={
-        "dev": ["pytest==9.2.0"],
+        "dev": ["pytest==9.2.0", *DASK],
         "gcp": ["apache-beam[gcp]==2.77.0"],
+        "dask": DASK,
     },
 )

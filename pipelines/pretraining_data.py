@@ -11,21 +11,35 @@ Stages:
    quality filter (web formats by default), split sentences, tokenize (in
    batches of documents), pack (never across documents), split whole
    documents into train/heldout by a stable hash of the document id, and
-   write examples round-robin into per-unit temporary shard files. Each unit
-   emits its counts and dead letters.
-4. Finalize: concatenate each shard's temporary files in unit order into
-   `train-SSSSS-of-NNNNN.tfrecord` / `heldout-...` (TFRecord files
-   concatenate), write `manifest.json` and copy the vocab.
+   write examples round-robin into per-unit temporary shard files and dead
+   letters into a per-unit temporary file. Each unit emits one element: its
+   counts and the names of its temporary files.
+4. Finalize: one combine sums the units' counts and gathers their file
+   names; then each shard's temporary files are concatenated in unit order
+   into `train-SSSSS-of-NNNNN.tfrecord` / `heldout-...` (TFRecord files
+   concatenate), the dead letters likewise into `dead_letter.jsonl`, and
+   `manifest.json` and the vocab are written.
 
-Only unit descriptors, fingerprints, counts, dead letters and file names pass
-between stages, never document text or examples, so memory stays bounded by
-one unit's batch also on the DirectRunner (which holds stage outputs in
-memory). Output bytes do not depend on the runner or the number of workers.
+Only unit descriptors, fingerprints, counts and file names pass between
+stages, never document text or examples, so memory stays bounded by one
+unit's batch also on the DirectRunner (which holds stage outputs in memory).
+Output bytes do not depend on the runner or the number of workers.
+
+Portability: every transform has one output and no side input, and the
+manifest comes from the pipeline's own data, never from Beam metrics, so the
+job runs unchanged on runners with fewer features (Beam's DaskRunner has no
+multi-output ParDo, no metrics, and evaluates side inputs apart from the
+main graph).
+
+Temporary files live in `_pretraining_data_temporary/` under the output
+directory, a name only this job uses: a run removes it at its start (what a
+killed run left) and at its end, and deletes nothing else but the outputs it
+writes itself (exact shard names, manifest and dead letters).
 
 Accounting: every document read is written or skipped for one reason, and a
 read that fails counts as one skipped item, so documents_read ==
 documents_written + sum(documents_skipped.values()); the same counts are Beam
-metrics in namespace `pretraining_data`.
+metrics in namespace `pretraining_data` on runners that report metrics.
 """
 import dataclasses
 import hashlib
@@ -41,17 +55,18 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics.metric import MetricsFilter
 
-from pipelines import documents, formats, packing, quality, sentences, vocabulary
+from pipelines import documents, formats, inputs, packing, quality, sentences, vocabulary
 
 TRAIN, HELDOUT = "train", "heldout"
 MANIFEST = "manifest.json"
 VOCAB_FILE = "vocab.txt"
 SENTENCEPIECE_FILE = "spm.model"
 DEAD_LETTER = "dead_letter.jsonl"
-TEMP_DIR = "_temporary"
+TEMP_DIR = "_pretraining_data_temporary"
 METRICS_NAMESPACE = "pretraining_data"
 QUALITY_AUTO, QUALITY_ALL, QUALITY_NONE = "auto", "all", "none"
-_DEAD, _TEMP = "dead_letter", "temp_files"
+_DEAD = "dead_letter"  # kind of temporary file, beside the splits
+_SHARD = "{split}-{shard}-of-{of}.tfrecord"  # shard and of: 5 digits
 _BATCH_LINES = 4096  # sentences tokenized per TF call
 
 _log = logging.getLogger(__name__)
@@ -115,24 +130,32 @@ def _open_raw(path: str):
     return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
 
 
-class SumCountsFn(beam.CombineFn):
-    """Sums per-unit count dicts."""
+def zero_counts() -> dict:
+    """The counts of a job (or unit) that read nothing."""
+    split_counts = {"examples": 0, "tokens": 0, "documents": 0}
+    return {"documents_read": 0, "documents_written": 0, "documents_skipped": {},
+            "examples": 0, "tokens": 0, "dead_letters": 0,
+            "splits": {TRAIN: dict(split_counts), HELDOUT: dict(split_counts)},
+            "shards": {TRAIN: {}, HELDOUT: {}}}
+
+
+class SumUnitsFn(beam.CombineFn):
+    """Units' (counts, temporary files) -> the job's (summed counts, all files)."""
 
     def create_accumulator(self):
-        split_counts = {"examples": 0, "tokens": 0, "documents": 0}
-        return {"documents_read": 0, "documents_written": 0, "documents_skipped": {},
-                "examples": 0, "tokens": 0, "dead_letters": 0,
-                "splits": {TRAIN: dict(split_counts), HELDOUT: dict(split_counts)},
-                "shards": {TRAIN: {}, HELDOUT: {}}}
+        return zero_counts(), []
 
-    def add_input(self, accumulator, counts):
-        return add_counts(accumulator, counts)
+    def add_input(self, accumulator, unit_result):
+        counts, files = unit_result
+        add_counts(accumulator[0], counts)
+        accumulator[1].extend(files)
+        return accumulator
 
     def merge_accumulators(self, accumulators):
         accumulators = iter(accumulators)
         total = next(accumulators)
         for accumulator in accumulators:
-            add_counts(total, accumulator)
+            self.add_input(total, accumulator)
         return total
 
     def extract_output(self, accumulator):
@@ -170,8 +193,9 @@ def duplicate_keys(fingerprint_and_keys):
     return sorted(keys, key=lambda unit_and_key: unit_and_key[1])[1:]
 
 
-class _ShardWriter:
-    """Round-robin writer of one unit's examples into temporary shard files."""
+class _UnitFiles:
+    """One unit's temporary files: its examples dealt round-robin into shard
+    files, its dead letters (JSON lines) into one file."""
 
     def __init__(self, output_dir: str, unit: formats.Unit, shards: dict[str, int], open_writer):
         self._open_writer = open_writer  # path -> TFRecord writer
@@ -183,27 +207,37 @@ class _ShardWriter:
         self._writers = {}
         self.sort_key = (unit.path, unit.start)
 
+    def _writer(self, kind: str, shard: int, name: str, open_writer):
+        if (kind, shard) not in self._writers:
+            path = FileSystems.join(self._dir, name)
+            self._writers[kind, shard] = (path, open_writer(path))
+        return self._writers[kind, shard][1]
+
     def write(self, split: str, record: bytes) -> int:
         """Writes one serialized example; returns its shard."""
         shard = self._next[split]
         self._next[split] = (shard + 1) % self._shards[split]
-        if (split, shard) not in self._writers:
-            path = FileSystems.join(self._dir, f"{split}-{shard:05d}-{self._unit_hash}.tfrecord")
-            self._writers[split, shard] = (path, self._open_writer(path))
-        self._writers[split, shard][1].write(record)
+        self._writer(split, shard, f"{split}-{shard:05d}-{self._unit_hash}.tfrecord",
+                     self._open_writer).write(record)
         return shard
 
-    def close(self):
-        """(split, shard, sort key, path) of every file written."""
-        for (split, shard), (path, writer) in sorted(self._writers.items()):
+    def dead_letter(self, line: str) -> None:
+        """Appends one dead-letter JSON line."""
+        self._writer(_DEAD, 0, f"{_DEAD}-{self._unit_hash}.jsonl",
+                     FileSystems.create).write(line.encode("utf-8") + b"\n")
+
+    def close(self) -> list[tuple[str, int, tuple[str, int], str]]:
+        """(split or "dead_letter", shard, sort key, path) of every file written."""
+        files = []
+        for (kind, shard), (path, writer) in sorted(self._writers.items()):
             writer.close()
-            yield split, shard, self.sort_key, path
+            files.append((kind, shard, self.sort_key, path))
+        return files
 
 
 class UnitToExamplesFn(beam.DoFn):
-    """(unit id, {"unit": [unit], "duplicates": [document key]}) -> the unit's
-    counts (main output), dead-letter JSON lines (`dead_letter`) and
-    temporary shard files (`temp_files`)."""
+    """(unit id, {"unit": [unit], "duplicates": [document key]}) -> (the
+    unit's counts, its temporary files as `_UnitFiles.close` lists them)."""
 
     def __init__(self, config: JobConfig, output_dir: str):
         self._config = config
@@ -219,7 +253,7 @@ class UnitToExamplesFn(beam.DoFn):
     def _counter(self, name: str, value: int = 1):
         beam.metrics.Metrics.counter(METRICS_NAMESPACE, name).inc(value)
 
-    def _skip(self, skip: documents.Skip, counts: dict):
+    def _skip(self, skip: documents.Skip, counts: dict, files: _UnitFiles):
         if skip.is_bad_input and self._config.strict:
             raise documents.BadInputError(skip)
         add_counts(counts, {"documents_read": 1, "documents_skipped": {skip.reason: 1}})
@@ -230,7 +264,7 @@ class UnitToExamplesFn(beam.DoFn):
                          skip.path, skip.detail[:200])
             counts["dead_letters"] = counts.get("dead_letters", 0) + 1
             self._counter("dead_letters")
-            yield beam.pvalue.TaggedOutput(_DEAD, skip.to_json())
+            files.dead_letter(skip.to_json())
 
     def _sentences(self, document: documents.Document) -> list[str] | str:
         """The document's sentences, or the reason it is skipped."""
@@ -243,7 +277,7 @@ class UnitToExamplesFn(beam.DoFn):
                 return reason
         return [s for p in paragraphs for s in sentences.split_sentences(p)]
 
-    def _write_batch(self, batch, writer: _ShardWriter, counts: dict):
+    def _write_batch(self, batch, files: _UnitFiles, counts: dict):
         """Tokenizes, packs and writes a batch of (document, sentences)."""
         try:
             ids = self._tokenizer.tokenize_lines([s for _, lines in batch for s in lines])
@@ -255,26 +289,26 @@ class UnitToExamplesFn(beam.DoFn):
                 doc_ids = (ids[start:start + len(lines)] if ids is not None
                            else self._tokenizer.tokenize_lines(lines))
                 start += len(lines)
-                yield from self._write_document(document, doc_ids, writer, counts)
+                self._write_document(document, doc_ids, files, counts)
             except documents.BadInputError:
                 raise
             except Exception as error:  # one bad document must never fail the job
-                yield from self._skip(document.skip(documents.PAGE_ERROR, repr(error)), counts)
+                self._skip(document.skip(documents.PAGE_ERROR, repr(error)), counts, files)
 
-    def _write_document(self, document, sentence_ids, writer, counts):
+    def _write_document(self, document, sentence_ids, files, counts):
         special = self._tokenizer.special_ids
         examples = packing.pack_document(sentence_ids, self._config.max_seq_length,
                                          special["cls"], special["sep"],
                                          packing.document_rng(self._config.seed, document.doc_id))
         if not examples:
-            yield from self._skip(document.skip(documents.NO_TOKENS), counts)
+            self._skip(document.skip(documents.NO_TOKENS), counts, files)
             return
         split = split_of(document.doc_id, self._config.heldout_percent)
         shard_counts = {}
         for input_ids, segment_ids in examples:
             record = self._records.serialize_example(input_ids, segment_ids,
                                                      self._config.max_seq_length)
-            shard = f"{writer.write(split, record):05d}"
+            shard = f"{files.write(split, record):05d}"
             add_counts(shard_counts, {shard: {"examples": 1, "tokens": len(input_ids)}})
         tokens = sum(len(input_ids) for input_ids, _ in examples)
         add_counts(counts, {
@@ -294,16 +328,16 @@ class UnitToExamplesFn(beam.DoFn):
         _, joined = unit_and_duplicates
         (unit,) = joined["unit"]
         duplicates = frozenset(joined["duplicates"])
-        counts = SumCountsFn().create_accumulator()
-        writer = _ShardWriter(self._output_dir, unit, self._config.shards(),
-                              self._records.open_writer)
+        counts = zero_counts()
+        files = _UnitFiles(self._output_dir, unit, self._config.shards(),
+                           self._records.open_writer)
         batch, batch_lines = [], 0
         for item in formats.read_unit(unit, _open_raw, self._config.max_document_bytes):
             if isinstance(item, documents.Skip):
-                yield from self._skip(item, counts)
+                self._skip(item, counts, files)
                 continue
             if document_key(item) in duplicates:
-                yield from self._skip(item.skip(documents.DUPLICATE), counts)
+                self._skip(item.skip(documents.DUPLICATE), counts, files)
                 continue
             try:
                 lines = self._sentences(item)
@@ -312,20 +346,18 @@ class UnitToExamplesFn(beam.DoFn):
             if isinstance(lines, str):
                 lines = item.skip(lines)
             if isinstance(lines, documents.Skip):
-                yield from self._skip(lines, counts)
+                self._skip(lines, counts, files)
                 continue
             batch.append((item, lines))
             batch_lines += len(lines)
             if batch_lines >= _BATCH_LINES:
-                yield from self._write_batch(batch, writer, counts)
+                self._write_batch(batch, files, counts)
                 batch, batch_lines = [], 0
-        yield from self._write_batch(batch, writer, counts)
-        for temp_file in writer.close():
-            yield beam.pvalue.TaggedOutput(_TEMP, temp_file)
+        self._write_batch(batch, files, counts)
         print(f"      unit {unit.path} [{unit.start}, {unit.end}): "
               f"{counts['documents_written']}/{counts['documents_read']} documents written, "
               f"{counts['examples']} examples", file=sys.stderr, flush=True)
-        yield counts
+        yield counts, files.close()
 
 
 def _concatenate(sources: list[str], destination: str) -> None:
@@ -336,18 +368,23 @@ def _concatenate(sources: list[str], destination: str) -> None:
                     out.write(block)
 
 
-def _finalize(counts: dict, output_dir: str, config: JobConfig, static: dict,
-              temp_files: list, dead_letter_files: list) -> dict:
-    """Concatenates shards, copies the vocab, writes manifest.json."""
-    del dead_letter_files  # only orders this after the dead letters are written
+def _finalize(counts_and_files: tuple[dict, list], output_dir: str, config: JobConfig,
+              static: dict) -> dict:
+    """Concatenates shards and dead letters, copies the vocab, writes manifest.json."""
+    counts, files = counts_and_files
+    files = sorted(files, key=lambda file: file[2])  # unit order
+
+    def concatenate(kind, shard, name):
+        _concatenate([path for k, n, _, path in files if (k, n) == (kind, shard)],
+                     FileSystems.join(output_dir, name))
+
+    concatenate(_DEAD, 0, DEAD_LETTER)
     splits = {}
     for split, num_shards in config.shards().items():
         shards = []
         for shard in range(num_shards):
-            name = f"{split}-{shard:05d}-of-{num_shards:05d}.tfrecord"
-            sources = [path for s, n, _, path in sorted(temp_files, key=lambda t: t[2])
-                       if (s, n) == (split, shard)]
-            _concatenate(sources, FileSystems.join(output_dir, name))
+            name = _SHARD.format(split=split, shard=f"{shard:05d}", of=f"{num_shards:05d}")
+            concatenate(split, shard, name)
             shard_counts = counts["shards"][split].get(f"{shard:05d}", {})
             shards.append({"file": name, "examples": shard_counts.get("examples", 0),
                            "tokens": shard_counts.get("tokens", 0)})
@@ -386,8 +423,11 @@ def _static_fields(config: JobConfig, input_patterns: list[str]) -> dict:
 
 
 def _clear_outputs(output_dir: str) -> None:
-    """Removes what an earlier run wrote, so no stale shard matches `train-*`."""
-    patterns = ["train-*.tfrecord", "heldout-*.tfrecord", MANIFEST, DEAD_LETTER]
+    """Removes what an earlier run wrote, so no stale shard matches `train-*`
+    (only names this job writes: a user's other files stay)."""
+    digits = "[0-9]" * 5
+    patterns = [_SHARD.format(split=split, shard=digits, of=digits) for split in (TRAIN, HELDOUT)]
+    patterns += [MANIFEST, DEAD_LETTER]
     stale = [m.path for p in patterns
              for m in FileSystems.match([FileSystems.join(output_dir, p)])[0].metadata_list]
     temp_dir = FileSystems.join(output_dir, TEMP_DIR)
@@ -397,9 +437,13 @@ def _clear_outputs(output_dir: str) -> None:
         FileSystems.delete(stale)
 
 
-def metric_counts(result) -> dict[str, int]:
-    """Committed (else attempted) Beam counters of the job, by name."""
-    counters = result.metrics().query(MetricsFilter().with_namespace(METRICS_NAMESPACE))
+def metric_counts(result) -> dict[str, int] | None:
+    """Committed (else attempted) Beam counters of the job, by name; None on
+    a runner that reports no metrics (the manifest never needs them)."""
+    try:
+        counters = result.metrics().query(MetricsFilter().with_namespace(METRICS_NAMESPACE))
+    except NotImplementedError:
+        return None
     return {c.key.metric.name: (c.committed if c.committed is not None else c.attempted)
             for c in counters["counters"]}
 
@@ -422,12 +466,15 @@ def manifest_as_metrics(manifest: dict) -> dict[str, int]:
 
 
 def run(pipeline: beam.Pipeline, input_patterns: list[str], output_dir: str,
-        config: JobConfig) -> tuple[dict, dict[str, int]]:
+        config: JobConfig) -> tuple[dict, dict[str, int] | None]:
     """Builds and runs the job on `pipeline`; returns (the written manifest,
-    the Beam counters). Raises ValueError for a vocab whose [PAD] is not id 0,
-    without the special tokens, and for max_seq_length < 5."""
+    the Beam counters or None where the runner reports none). Raises
+    ValueError for a vocab whose [PAD] is not id 0, without the special
+    tokens, and for max_seq_length < 5; FileNotFoundError for a pattern that
+    matches no file."""
     if config.max_seq_length < packing.MIN_SHORT_TARGET:
         raise ValueError(f"max_seq_length must be >= {packing.MIN_SHORT_TARGET}")
+    inputs.match_patterns(input_patterns)  # so there is at least one unit to combine
     static = _static_fields(config, input_patterns)
     if not FileSystems.exists(output_dir):
         FileSystems.mkdirs(output_dir)
@@ -446,17 +493,12 @@ def run(pipeline: beam.Pipeline, input_patterns: list[str], output_dir: str,
                   | "GroupFingerprints" >> beam.GroupByKey()
                   | "DuplicateKeys" >> beam.FlatMap(duplicate_keys))
     keyed_units = units | "KeyUnits" >> beam.Map(lambda unit: (unit.unit_id, unit))
-    results = ({"unit": keyed_units, "duplicates": duplicates}
-               | "JoinDuplicatesToUnits" >> beam.CoGroupByKey()
-               | "UnitsToExamples" >> beam.ParDo(
-                   UnitToExamplesFn(config, output_dir)).with_outputs(_DEAD, _TEMP, main="counts"))
-    dead_written = results[_DEAD] | "WriteDeadLetters" >> beam.io.WriteToText(
-        FileSystems.join(output_dir, DEAD_LETTER), num_shards=1, shard_name_template="")
-    _ = (results.counts
-         | "SumCounts" >> beam.CombineGlobally(SumCountsFn())
-         | "Finalize" >> beam.Map(_finalize, output_dir, config, static,
-                                  beam.pvalue.AsList(results[_TEMP]),
-                                  beam.pvalue.AsList(dead_written)))
+    _ = ({"unit": keyed_units, "duplicates": duplicates}
+         | "JoinDuplicatesToUnits" >> beam.CoGroupByKey()
+         | "UnitsToExamples" >> beam.ParDo(UnitToExamplesFn(config, output_dir))
+         # One key, no default: no side input (the default's would be one).
+         | "SumUnits" >> beam.CombineGlobally(SumUnitsFn()).without_defaults()
+         | "Finalize" >> beam.Map(_finalize, output_dir, config, static))
     result = pipeline.run()
     result.wait_until_finish()
     with FileSystems.open(FileSystems.join(output_dir, MANIFEST)) as f:

@@ -5,6 +5,9 @@ import copy
 import glob
 import json
 import os
+import signal
+import subprocess
+import sys
 
 import pytest
 import tensorflow as tf
@@ -207,3 +210,52 @@ def test_records_parse_with_cls_first_and_sep_last(job):
         assert example["input_ids"][0] == 2 and example["input_ids"][length - 1] == 3
         assert example["input_ids"][length:] == [0] * (MAX_SEQ_LENGTH - length)
         assert example["segment_ids"][length:] == [0] * (MAX_SEQ_LENGTH - length)
+
+
+_KILLED_AT_THIRD_FILE = """
+import os, signal, sys
+from pipelines import build_pretraining_data, pretraining_data
+concatenate, written = pretraining_data._concatenate, []
+def concatenate_or_die(sources, destination):
+    written.append(destination)
+    if len(written) == 3:  # dead letters and the first shard are written
+        os.kill(os.getpid(), signal.SIGKILL)
+    concatenate(sources, destination)
+pretraining_data._concatenate = concatenate_or_die
+build_pretraining_data.main(sys.argv[1:])
+"""
+
+
+def test_rerun_after_a_killed_job_removes_its_leftovers_and_nothing_else(tmp_path):
+    (tmp_path / "dump.xml").write_text(DUMP)
+    (tmp_path / "broken.xml.bz2").write_bytes(b"BZh91AY&SY not bzip2")
+    (tmp_path / "vocab.txt").write_text("".join(t + "\n" for t in VOCAB))
+    out = tmp_path / "out"
+    users = {"notes.txt": "mine", "train-notes.tfrecord": "mine too",
+             "_temporary/part-00000": "another tool's"}
+    for name, text in users.items():
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        (out / name).write_text(text)
+    flags = [f"--input={tmp_path}/*.xml*", f"--output_dir={out}", f"--vocab={tmp_path}/vocab.txt",
+             f"--max_seq_length={MAX_SEQ_LENGTH}", "--num_shards=3"]
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    killed = subprocess.run([sys.executable, "-c", _KILLED_AT_THIRD_FILE, *flags], cwd=root,
+                            capture_output=True)
+    assert killed.returncode == -signal.SIGKILL
+    assert sorted(os.listdir(out)) == ["_pretraining_data_temporary", "_temporary",
+                                       "dead_letter.jsonl", "notes.txt",
+                                       "train-00000-of-00003.tfrecord", "train-notes.tfrecord"]
+    assert os.listdir(out / "_pretraining_data_temporary")  # the units' files
+
+    config = pretraining_data.JobConfig(str(tmp_path / "vocab.txt"),
+                                        max_seq_length=MAX_SEQ_LENGTH, num_shards=2)
+    manifest, _ = pretraining_data.run(test_pipeline.TestPipeline(), [f"{tmp_path}/*.xml*"],
+                                       str(out), config)
+    assert sorted(os.listdir(out)) == [
+        "_temporary", "dead_letter.jsonl", "heldout-00000-of-00001.tfrecord", "manifest.json",
+        "notes.txt", "train-00000-of-00002.tfrecord", "train-00001-of-00002.tfrecord",
+        "train-notes.tfrecord", "vocab.txt"]
+    assert {name: (out / name).read_text() for name in users} == users
+    assert manifest["examples"] == len(_read_records(str(out / "*-of-*.tfrecord"))) > 0
+    dead_letters = (out / "dead_letter.jsonl").read_text().splitlines()
+    assert manifest["dead_letters"] == 1 == len(dead_letters)
