@@ -3,7 +3,7 @@
     python benchmarks/train_throughput.py [--config=small] [--batch_size=8] [--steps=4]
         [--repeats=3] [--jit=both|on|off]
 
-Ours: `trainers.rtd_trainer.RtdTrainer` under OneDeviceStrategy, its real
+Ours: `trainers.loop.Trainer` with the pre-training task under OneDeviceStrategy, its real
 `_train_steps` loop (tf.data over synthetic full-length TFRecords, in-model
 dynamic masking and Gumbel sampling, AdamW with clipping; XLA via
 train.jit_compile). Model Garden: `official.nlp.modeling.models.ElectraPretrainer`
@@ -33,7 +33,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from configs import ModelConfig, get_config  # noqa: E402
 from trainers.distribution import make_strategy  # noqa: E402
-from trainers.rtd_trainer import RtdTrainer  # noqa: E402
+from trainers.loop import Trainer  # noqa: E402
+from trainers.tasks.pretraining import PretrainingTask  # noqa: E402
 
 SEQ = 128
 SPECIAL = {"pad": 0, "unk": 1, "cls": 2, "sep": 3, "mask": 4}
@@ -79,7 +80,8 @@ class Ours:
     """RtdTrainer's own multi-step loop; run(n) -> seconds for n steps."""
 
     def __init__(self, config, pattern):
-        self.trainer = RtdTrainer(config, SPECIAL, make_strategy("one_device"), tempfile.mkdtemp(), pattern, SEQ)
+        task = PretrainingTask(config, SPECIAL, pattern, SEQ)
+        self.trainer = Trainer(task, make_strategy("one_device"), tempfile.mkdtemp())
 
     def run(self, steps: int) -> float:
         start = time.perf_counter()

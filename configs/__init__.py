@@ -12,3 +12,12 @@ from configs.pretrain_config import (
     apply_overrides,
     from_dict,
 )
+from configs.finetune_config import (
+    GLUE_TASKS,
+    SQUAD_TASKS,
+    TASKS,
+    FinetuneConfig,
+    TaskConfig,
+    finetune_config,
+    resolve_steps,
+)

@@ -12,15 +12,15 @@ data pipeline used, and returns per-token replaced probabilities:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 
 import tensorflow as tf
 
-from configs import PretrainConfig, from_dict
+from configs import PretrainConfig
 from models.pretrainer import ElectraPretrainer
 from pipelines.tokenization import load_vocab, make_text_tokenizer
+from trainers import run_directory
 from trainers.checkpointing import restore_weights
 
 
@@ -56,18 +56,18 @@ class ReplacedTokenDetector(tf.Module):
                 "replaced_probability": probability}
 
 
-def load_pretrainer(model_dir: str) -> tuple[ElectraPretrainer, dict]:
-    """The pretrainer with the weights of model_dir's latest checkpoint, and data.json."""
-    with tf.io.gfile.GFile(os.path.join(model_dir, "config.json")) as f:
-        config = from_dict(PretrainConfig, json.load(f))
-    with tf.io.gfile.GFile(os.path.join(model_dir, "data.json")) as f:
-        data = json.load(f)
-    if tf.train.latest_checkpoint(model_dir) is None:
-        raise FileNotFoundError(f"no checkpoint in {model_dir}; run trainers.pretrain first")
+def load_pretrainer(model_dir: str, checkpoint: str | None = None) -> tuple[ElectraPretrainer, dict]:
+    """The pretrainer with the weights of model_dir's latest checkpoint (or of `checkpoint`, a
+    prefix in it), and data.json."""
+    config = run_directory.read_config(model_dir)
+    if not isinstance(config, PretrainConfig):
+        raise run_directory.RunDirectoryError(f"{model_dir} is a fine-tuning run, not a pre-training run")
+    data = run_directory.read_data(model_dir)
+    run_directory.require_checkpoint(model_dir)
     pretrainer = ElectraPretrainer(config.model, data["special_token_ids"])
     zeros = tf.zeros((1, data["max_seq_length"]), tf.int32)
     pretrainer({"input_ids": zeros, "input_mask": zeros, "segment_ids": zeros})
-    latest = restore_weights(pretrainer, model_dir)
+    latest = restore_weights(pretrainer, checkpoint or model_dir)
     print(f"restored {latest}")
     return pretrainer, data
 

@@ -58,3 +58,27 @@ def make_dataset(pattern: str, batch_size: int, max_seq_length: int, *, training
     ds = ds.batch(batch_size, drop_remainder=training)
     ds = ds.map(lambda x: parse_examples(x, max_seq_length), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def in_memory_batches(features: dict, batch_size: int, seed: int,
+                      input_context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
+    """Endless batches of in-memory examples {name: (N, ...) array}: epoch e visits all N in an
+    order fixed by (seed, e); batches may straddle epochs.
+
+    Every input pipeline draws the same global batches (batch_size x pipelines
+    examples) and keeps its own slice of each, so the global batch at a step
+    does not depend on the number of workers. The iterator's state is a few
+    counters (the examples are captured constants), so checkpoints stay small.
+    """
+    n = len(next(iter(features.values())))
+    pipelines = input_context.num_input_pipelines if input_context else 1
+    part = input_context.input_pipeline_id if input_context else 0
+    tensors = {name: tf.constant(value) for name, value in features.items()}
+
+    def epoch_order(epoch):
+        keys = tf.random.stateless_uniform([n], seed=tf.stack([tf.cast(seed, tf.int64), epoch]))
+        return tf.data.Dataset.from_tensor_slices(tf.argsort(keys))
+
+    order = tf.data.Dataset.range(2**62).flat_map(epoch_order).batch(batch_size * pipelines, drop_remainder=True)
+    order = order.map(lambda index: index[part * batch_size:(part + 1) * batch_size])
+    return order.map(lambda index: {name: tf.gather(t, index) for name, t in tensors.items()}).prefetch(2)

@@ -43,24 +43,32 @@ class ElectraOptimizer(keras.optimizers.Optimizer):
     m' = m, v' = v in the release (bias_correction=False); with bias correction
     m' = m / (1 - beta_1^t), v' = v / (1 - beta_2^t). Norms are per variable.
 
+    `learning_rate_multipliers`, one per variable of the list the optimizer is
+    built with, scale lr per variable (layer-wise decay in fine-tuning).
+
     Gradients must arrive already summed across replicas (the train step does
     it, before clipping); Keras would otherwise sum them a second time.
     """
 
     def __init__(self, learning_rate, kind: str = "adamw", weight_decay_rate: float = 0.01,
                  beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-6,
-                 bias_correction: bool = False, name: str = "electra_optimizer", **kwargs):
+                 bias_correction: bool = False, learning_rate_multipliers: list[float] | None = None,
+                 name: str = "electra_optimizer", **kwargs):
         if kind not in OPTIMIZERS:
             raise ValueError(f"unknown optimizer {kind!r}; choose one of {OPTIMIZERS}")
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
         self.kind, self.weight_decay_rate = kind, weight_decay_rate
         self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
         self.bias_correction = bias_correction
+        self.learning_rate_multipliers = learning_rate_multipliers
         self.exclude_from_weight_decay(var_names=list(NO_DECAY))
 
     def build(self, variables):
         if self.built:
             return
+        multipliers = self.learning_rate_multipliers
+        if multipliers is not None and len(multipliers) != len(variables):
+            raise ValueError(f"{len(multipliers)} learning-rate multipliers for {len(variables)} variables")
         super().build(variables)
         self._m = [self.add_variable_from_reference(v, "m") for v in variables]
         self._v = [self.add_variable_from_reference(v, "v") for v in variables]
@@ -70,6 +78,8 @@ class ElectraOptimizer(keras.optimizers.Optimizer):
         m, v = self._m[i], self._v[i]
         g = ops.cast(gradient, variable.dtype)
         lr = ops.cast(learning_rate, variable.dtype)
+        if self.learning_rate_multipliers is not None:
+            lr = lr * self.learning_rate_multipliers[i]
         self.assign(m, self.beta_1 * m + (1.0 - self.beta_1) * g)
         self.assign(v, self.beta_2 * v + (1.0 - self.beta_2) * ops.square(g))
         m_hat, v_hat = m, v
@@ -97,10 +107,13 @@ class ElectraOptimizer(keras.optimizers.Optimizer):
         return config
 
 
-def make_optimizer(config: TrainConfig) -> ElectraOptimizer:
-    """The configured optimizer on the warmup x linear-decay schedule, clipping the global norm."""
+def make_optimizer(config: TrainConfig, learning_rate_multipliers: list[float] | None = None
+                   ) -> ElectraOptimizer:
+    """The configured optimizer on the warmup x linear-decay schedule, clipping the global norm;
+    multipliers as ElectraOptimizer's, aligned with the variables it is built with."""
     return ElectraOptimizer(
         WarmupLinearDecay(config.learning_rate, config.num_steps, config.warmup_steps),
         kind=config.optimizer, weight_decay_rate=config.weight_decay, beta_1=config.adam_beta_1,
         beta_2=config.adam_beta_2, epsilon=config.adam_epsilon,
-        bias_correction=config.bias_correction, global_clipnorm=config.clip_norm)
+        bias_correction=config.bias_correction, learning_rate_multipliers=learning_rate_multipliers,
+        global_clipnorm=config.clip_norm)

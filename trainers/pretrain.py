@@ -14,11 +14,12 @@ import sys
 
 import tensorflow as tf
 
-from configs import PretrainConfig, from_dict, get_config, with_vocab_size
-from trainers import baselines
+from configs import PretrainConfig, get_config, with_vocab_size
+from trainers import baselines, run_directory
 from trainers.distribution import STRATEGIES, make_strategy, worker_input_context
 from trainers.input_data import load_manifest
-from trainers.rtd_trainer import RtdTrainer
+from trainers.loop import Trainer
+from trainers.tasks.pretraining import RTD_OBJECTIVES, PretrainingTask
 
 
 def parse_args(argv):
@@ -54,40 +55,24 @@ def resolve_config(args, manifest: dict) -> PretrainConfig:
 
 def write_run_files(model_dir: str, config: PretrainConfig, manifest: dict) -> None:
     """Saves the resolved config and tokenizer files; refuses to resume with another model config."""
-    tf.io.gfile.makedirs(model_dir)
-    config_path = os.path.join(model_dir, "config.json")
-    if tf.io.gfile.exists(config_path):
-        with tf.io.gfile.GFile(config_path) as f:
-            saved = from_dict(PretrainConfig, json.load(f))
-        if saved.model != config.model:
-            raise ValueError(f"{model_dir} holds a run with a different model config; use a new --model_dir")
-    with tf.io.gfile.GFile(config_path, "w") as f:
-        f.write(config.to_json())
-    tf.io.gfile.copy(os.path.join(manifest["directory"], manifest["vocab_file"]),
-                     os.path.join(model_dir, "vocab.txt"), overwrite=True)
-    data = {k: manifest[k] for k in ("special_token_ids", "lowercase", "max_seq_length", "vocab_size")}
+    run_directory.write_config(model_dir, config, same_model=lambda saved, new: saved.model == new.model)
     tokenizer = manifest.get("tokenizer", {"type": "wordpiece"})
-    data["tokenizer"] = {"type": tokenizer["type"], "file": "vocab.txt"}
-    if "model_file" in tokenizer:  # SentencePiece: the model, for in-graph tokenization
-        data["tokenizer"]["file"] = tokenizer["model_file"]
-        tf.io.gfile.copy(os.path.join(manifest["directory"], tokenizer["model_file"]),
-                         os.path.join(model_dir, tokenizer["model_file"]), overwrite=True)
-    with tf.io.gfile.GFile(os.path.join(model_dir, "data.json"), "w") as f:
-        json.dump(data, f, indent=2)
+    data = dict(manifest, tokenizer={"type": tokenizer["type"], "file": tokenizer.get("model_file", "vocab.txt")})
+    run_directory.write_tokenizer_files(model_dir, manifest["directory"], data)
 
 
 def print_heldout_comparison(metrics: dict, objective: str) -> None:
     """The held-out numbers against the constant baselines (RTD objectives have a discriminator)."""
     gen_ok = metrics["mlm_accuracy"] > metrics["most_frequent_token_accuracy"]
     print(f"held-out ({metrics['tokens']:.0f} tokens, {metrics['masked_positions']:.0f} masked):")
-    if objective in ("electra", "electra_15"):
+    if objective in RTD_OBJECTIVES:
         disc_ok = metrics["disc_loss"] < metrics["constant_disc_loss"]
         print(f"  discriminator loss {metrics['disc_loss']:.4f} vs best constant predictor "
               f"{metrics['constant_disc_loss']:.4f} (replaced fraction {metrics['replaced_fraction']:.3f}) "
               f"-> {'beats' if disc_ok else 'DOES NOT beat'} it")
     print(f"  generator masked-token accuracy {metrics['mlm_accuracy']:.4f} vs most-frequent-token "
           f"{metrics['most_frequent_token_accuracy']:.4f} -> {'beats' if gen_ok else 'DOES NOT beat'} it")
-    if objective in ("electra", "electra_15"):
+    if objective in RTD_OBJECTIVES:
         counted = metrics["tokens"] if objective == "electra" else metrics["masked_positions"]
         positives = metrics["replaced_fraction"] * counted
         se = baselines.auc_standard_error(metrics["disc_auc"], positives, counted - positives)
@@ -108,19 +93,20 @@ def main(argv=None) -> int:
         write_run_files(args.model_dir, config, manifest)
     print(f"strategy {type(strategy).__name__} with {strategy.num_replicas_in_sync} replica(s); "
           f"data {manifest['splits']['train']['examples']} examples, vocab {manifest['vocab_size']}")
-    trainer = RtdTrainer(config, manifest["special_token_ids"], strategy, args.model_dir, args.data,
-                         manifest["max_seq_length"])
+    task = PretrainingTask(config, manifest["special_token_ids"], args.data, manifest["max_seq_length"],
+                           eval_pattern=args.eval_data)
+    trainer = Trainer(task, strategy, args.model_dir)
     step = trainer.restore()
     if step:
         print(f"resumed from {trainer.manager.latest_checkpoint} at step {step}")
     elif args.init_checkpoint:
         print(f"initialised the model from {trainer.initialize_from(args.init_checkpoint)}")
     if not step and config.model.generator == "unigram":
-        trainer.model.set_unigram_counts(trainer.count_tokens(args.data))
+        trainer.model.set_unigram_counts(task.count_tokens())
         print("unigram generator set from the training data's token counts")
-    trainer.train(eval_pattern=args.eval_data)
+    trainer.train(evaluate_every=bool(args.eval_data))
     if args.eval_data and trainer.step >= config.train.num_steps:
-        metrics = trainer.evaluate(args.eval_data, config.train.eval_batches)
+        metrics = trainer.evaluate(config.train.eval_batches)
         if chief:
             with tf.io.gfile.GFile(os.path.join(args.model_dir, "eval_results.json"), "w") as f:
                 json.dump(metrics, f, indent=2)

@@ -1,4 +1,4 @@
-"""One progress line per logging interval: step, losses, accuracy, speed and ETA."""
+"""One progress line per logging interval: step, the task's metrics, learning rate, speed and ETA."""
 from __future__ import annotations
 
 import math
@@ -22,7 +22,8 @@ class ProgressLog:
         self._timed_steps, self._timed_seconds = 0, 0.0
         self._last = time.perf_counter()
 
-    def update(self, step: int, steps_done: int, metrics: dict) -> None:
+    def update(self, step: int, steps_done: int, text: str, tokens_per_sec: float, learning_rate: float) -> None:
+        """Logs `text` (the task's metrics) with the learning rate, speed and ETA at `step`."""
         now = time.perf_counter()
         elapsed, self._last = now - self._last, now
         if not self._first:
@@ -31,9 +32,5 @@ class ProgressLog:
         self._first = False
         rate = self._timed_steps / self._timed_seconds if self._timed_seconds else steps_done / elapsed
         eta = (self.total_steps - step) / rate if rate else float("inf")
-        self.log(
-            f"step {step}/{self.total_steps} | loss {metrics['loss']:.3f} mlm {metrics['mlm_loss']:.3f} "
-            f"disc {metrics['disc_loss']:.4f} | disc_acc {metrics['disc_accuracy']:.3f} "
-            f"mlm_acc {metrics['mlm_accuracy']:.3f} | lr {metrics['learning_rate']:.2e} "
-            f"| {rate:.2f} steps/s {metrics['tokens_per_sec']:,.0f} tok/s | ETA {format_duration(eta)}",
-        )
+        self.log(f"step {step}/{self.total_steps} | {text} | lr {learning_rate:.2e} "
+                 f"| {rate:.2f} steps/s {tokens_per_sec:,.0f} tok/s | ETA {format_duration(eta)}")

@@ -9,9 +9,9 @@ import pytest
 import tensorflow as tf
 
 from tests.trainers.conftest import TINY_OVERRIDES
-from tests.trainers.test_rtd_trainer import make_trainer
+from tests.trainers.test_loop import make_trainer
 from trainers.pretrain import main as pretrain_main
-from trainers.rtd_trainer import NonFiniteLossError
+from trainers.loop import NonFiniteLossError
 
 QUIET = lambda _: None  # noqa: E731
 METRICS = {"loss", "mlm_loss", "disc_loss", "mlm_accuracy", "sampled_accuracy", "disc_accuracy",

@@ -10,8 +10,9 @@ from configs import get_config, with_vocab_size
 from tests.trainers.conftest import SEQ, TINY_OVERRIDES
 from trainers import baselines
 from trainers.distribution import make_strategy
+from trainers.loop import Trainer
 from trainers.pretrain import main as pretrain_main
-from trainers.rtd_trainer import RtdTrainer
+from trainers.tasks.pretraining import PretrainingTask
 
 SPECIAL = {"pad": 0, "unk": 1, "cls": 2, "sep": 3, "mask": 4}
 
@@ -23,7 +24,9 @@ def deterministic_ops():
 
 def make_trainer(data_dir, model_dir, overrides=()):
     config = with_vocab_size(get_config("tiny", TINY_OVERRIDES + list(overrides)), 64)
-    return RtdTrainer(config, SPECIAL, make_strategy("cpu"), str(model_dir), os.path.join(data_dir, "train-*"), SEQ)
+    task = PretrainingTask(config, SPECIAL, os.path.join(data_dir, "train-*"), SEQ,
+                           eval_pattern=os.path.join(data_dir, "heldout-*"))
+    return Trainer(task, make_strategy("cpu"), str(model_dir))
 
 
 def weights(trainer):
@@ -33,7 +36,7 @@ def weights(trainer):
 def test_restart_from_checkpoint_ends_with_identical_weights(tiny_data, tmp_path):
     """Also shows that evaluating does not change what training draws: only one run evaluates."""
     straight = make_trainer(tiny_data, tmp_path / "a")
-    straight.evaluate(os.path.join(tiny_data, "heldout-*"), 2)
+    straight.evaluate(2)
     straight.train(log=lambda _: None)
 
     interrupted = make_trainer(tiny_data, tmp_path / "b")
@@ -54,9 +57,9 @@ def test_training_lowers_the_loss_and_logs(tiny_data, tmp_path):
                                                  "train.learning_rate=0.005", "model.encoder.dropout_rate=0",
                                                  "model.encoder.attention_dropout_rate=0"])
     lines = []
-    before = trainer.evaluate(os.path.join(tiny_data, "heldout-*"), 8)
+    before = trainer.evaluate(8)
     last = trainer.train(log=lines.append)
-    after = trainer.evaluate(os.path.join(tiny_data, "heldout-*"), 8)
+    after = trainer.evaluate(8)
     assert len(lines) == 3 and lines[-1].startswith("step 60/60") and "tok/s" in lines[-1] and "ETA" in lines[-1]
     assert after["loss"] < before["loss"] - 1.0
     assert after["mlm_loss"] < before["mlm_loss"]

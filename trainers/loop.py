@@ -1,4 +1,12 @@
-"""Custom RTD training and evaluation loops under a tf.distribute strategy."""
+"""The one training loop: pre-training and fine-tuning differ only in the task (trainers/tasks/).
+
+The loop owns the strategy, the model's optimizer, the input iterator,
+checkpoints (resume, SIGTERM/Ctrl-C, milestones), logging, TensorBoard,
+progress and evaluation scheduling. A task (see `trainers.tasks.base.Task`)
+owns its model, input, losses and metrics, all expressed as per-replica sums
+that add up across replicas and steps, so every guarantee of the loop (exact
+resume, replica invariance, accumulation) holds for every task.
+"""
 from __future__ import annotations
 
 import math
@@ -9,14 +17,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from configs import PretrainConfig
-from models.pretrainer import ElectraPretrainer
-from models.rtd_loss import loss_weights, replica_loss, rtd_metrics, rtd_statistics
-from models.two_stage import init_discriminator_from_generator, stage_at, stage_variables
-from trainers import baselines
 from trainers.checkpointing import model_state, restore_weights
 from trainers.distribution import worker_input_context
-from trainers.input_data import make_dataset
 from trainers.optimization import make_optimizer
 from trainers.progress import ProgressLog
 
@@ -30,42 +32,43 @@ class NonFiniteLossError(RuntimeError):
     pass
 
 
-class RtdTrainer:
-    """Owns the pretrainer, its optimizer, the input iterator and their checkpoints.
+def seed_states(model: keras.Model) -> list:
+    """The model's SeedGenerator state variables (masking, sampling, dropout draws)."""
+    return [v for v in model.variables if "seed_generator_state" in v.path]
+
+
+class Trainer:
+    """Trains `task`'s model under `strategy`, checkpointing to `model_dir`.
 
     Every checkpoint holds model weights, optimizer slots and step, the
-    masking/sampling/dropout seed states and the training iterator's position,
-    so a restarted run continues the same sequence of batches, masks and samples.
+    random-seed states and the training iterator's position, so a restarted
+    run continues the same sequence of batches and random draws.
     """
 
-    def __init__(self, config: PretrainConfig, special_ids: dict, strategy: tf.distribute.Strategy,
-                 model_dir: str, train_pattern: str, max_seq_length: int):
-        self.config, self.strategy, self.model_dir = config, strategy, model_dir
-        self.max_seq_length = max_seq_length
-        t = config.train
+    def __init__(self, task, strategy: tf.distribute.Strategy, model_dir: str):
+        self.task, self.strategy, self.model_dir = task, strategy, model_dir
+        t = self.config = task.train_config
         if t.batch_size % (strategy.num_replicas_in_sync * t.grad_accumulation_steps):
             raise ValueError(f"batch_size {t.batch_size} is not divisible by {strategy.num_replicas_in_sync} "
                              f"replica(s) x {t.grad_accumulation_steps} accumulation step(s)")
         keras.mixed_precision.set_global_policy(t.precision)
         keras.utils.set_random_seed(t.seed)  # initial weights and dropout seeds follow the config
         with strategy.scope():
-            self.model = ElectraPretrainer(config.model, special_ids, seed=t.seed)
-            optimizer = make_optimizer(t)
+            self.model = task.build_model()
+            # Builds the model; the statistics' shapes give the zeros that sums start from.
+            stats = task.statistics(self.model, task.dummy_batch(), training=False)
+            self._zero_stats = {k: np.zeros_like(np.asarray(v)) for k, v in stats.items()}
+            optimizer = make_optimizer(t, task.learning_rate_multipliers(self.model))
             if t.precision == "mixed_float16":
                 optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
             self.optimizer = optimizer
-            # Builds the model; the statistics' shapes give the zeros that sums start from.
-            outputs = self.model(self._dummy_batch(), training=False)
-            self._zero_stats = {k: np.zeros_like(np.asarray(v)) for k, v in rtd_statistics(outputs).items()}
             self.optimizer.build(self.model.trainable_variables)
         # One plain tf.data iterator per worker (checkpointable, unlike tf.distribute
         # iterators); each step splits its batch across the worker's replicas.
         worker = worker_input_context(strategy)
         self.local_replicas = strategy.num_replicas_in_sync // worker.num_input_pipelines
         self.replica_batch = t.batch_size // strategy.num_replicas_in_sync
-        self.train_iterator = iter(make_dataset(
-            train_pattern, self.replica_batch * self.local_replicas, max_seq_length, training=True, seed=t.seed,
-            shuffle_buffer=t.shuffle_buffer, input_context=worker))
+        self.train_iterator = iter(task.train_dataset(self.replica_batch * self.local_replicas, worker))
         # Workers share model_dir: worker 0 (the chief) writes checkpoints and logs there,
         # worker i > 0 its checkpoints (same weights, its own input position) to workers/i.
         self.is_chief = worker.input_pipeline_id == 0
@@ -88,10 +91,6 @@ class RtdTrainer:
             return tf.summary.create_file_writer(f"{self.model_dir}/{name}")
         return tf.summary.create_noop_writer()
 
-    def _dummy_batch(self):
-        zeros = tf.zeros((1, self.max_seq_length), tf.int32)
-        return {"input_ids": zeros, "input_mask": zeros, "segment_ids": zeros}
-
     @property
     def step(self) -> int:
         return int(self.optimizer.iterations.numpy())
@@ -103,33 +102,26 @@ class RtdTrainer:
         return self.step
 
     def initialize_from(self, path: str) -> str:
-        """Starts from the model weights of another run's checkpoint (not its optimizer or data position)."""
+        """Starts from the model weights of another run's checkpoint of the same model
+        (not its optimizer or data position); returns the checkpoint prefix read."""
         return restore_weights(self.model, path)
-
-    def count_tokens(self, pattern: str, max_batches: int = 1000) -> np.ndarray:
-        """Token counts (V,) over the first `max_batches` batches of `pattern`, padding excluded."""
-        t, vocab_size = self.config.train, self.config.model.encoder.vocab_size
-        counts = np.zeros(vocab_size, np.int64)
-        dataset = make_dataset(pattern, t.batch_size, self.max_seq_length, training=False, seed=t.seed)
-        for batch in dataset.take(max_batches):
-            ids = batch["input_ids"].numpy()[batch["input_mask"].numpy() > 0]
-            counts += np.bincount(ids, minlength=vocab_size)
-        return counts
 
     # -- training ---------------------------------------------------------
 
     def _micro_batch_gradients(self, batch, ctx, stage):
-        """Gradients for `stage`'s variables from one micro-batch, normalised by its counts
-        over all replicas (so the summed replica gradients are the global batch's)."""
-        variables = stage_variables(self.model, stage)
+        """Gradients for `stage`'s variables from one micro-batch, normalised by the task's
+        counts summed over all replicas (so the summed replica gradients are the global batch's)."""
+        variables = self.task.stage_variables(self.model, stage)
+        names = self.task.count_names
         with tf.GradientTape() as tape:
-            stats = rtd_statistics(self.model(batch, training=True))
-            mlm_count, disc_count = ctx.all_reduce(SUM, [stats["mlm_count"], stats["disc_count"]])
-            loss = replica_loss(stats, mlm_count, disc_count, self.config.model, stage)
+            stats = self.task.statistics(self.model, batch, training=True)
+            counts = dict(zip(names, ctx.all_reduce(SUM, [stats[n] for n in names])))
+            loss = self.task.loss(stats, counts, stage)
             if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
                 loss = self.optimizer.scale_loss(loss)
         grads = tape.gradient(loss, variables)
-        return stats, [tf.convert_to_tensor(g) for g in grads]
+        return stats, [tf.zeros_like(v) if g is None else tf.convert_to_tensor(g)
+                       for g, v in zip(grads, variables)]
 
     @tf.autograph.experimental.do_not_convert  # no tensor-dependent control flow; converting costs seconds
     def _replica_step(self, batch, stage):
@@ -137,37 +129,39 @@ class RtdTrainer:
 
         With k accumulation steps the batch is processed as k micro-batches
         whose (count-normalised) gradients are averaged; equal to the full
-        batch's gradient when the micro-batches hold equal token counts.
+        batch's gradient when the micro-batches hold equal counts.
         """
         ctx = tf.distribute.get_replica_context()
-        k = self.config.train.grad_accumulation_steps
+        k = self.config.grad_accumulation_steps
+        variables = self.task.stage_variables(self.model, stage)
         if k == 1:
             stats, grads = self._micro_batch_gradients(batch, ctx, stage)
         else:
-            micro = {name: tf.reshape(v, [k, -1, v.shape[-1]]) for name, v in batch.items()}
+            micro = tf.nest.map_structure(lambda v: tf.reshape(v, tf.concat([[k, -1], tf.shape(v)[1:]], 0)),
+                                          batch)
 
             def body(i, stats, grads):
-                s, g = self._micro_batch_gradients({name: v[i] for name, v in micro.items()}, ctx, stage)
+                s, g = self._micro_batch_gradients(tf.nest.map_structure(lambda v: v[i], micro), ctx, stage)
                 return (i + 1, tf.nest.map_structure(tf.add, stats, s),
                         [a + b / k for a, b in zip(grads, g)])
 
             stats0 = {name: tf.zeros_like(v) for name, v in self._zero_stats.items()}
-            grads0 = [tf.zeros_like(v) for v in stage_variables(self.model, stage)]
+            grads0 = [tf.zeros_like(v) for v in variables]
             _, stats, grads = tf.while_loop(lambda i, *_: i < k, body, (tf.constant(0), stats0, grads0))
         grads = ctx.all_reduce(SUM, grads)
         norm = tf.linalg.global_norm(grads)
         if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
             norm /= self.optimizer.dynamic_scale
-        self.optimizer.apply(grads, stage_variables(self.model, stage))
+        self.optimizer.apply(grads, variables)
         return stats, norm
 
     def _split_across_replicas(self, batch):
-        """A worker batch {name: (local_replicas * b, T)} -> per-replica values of (b, T)."""
+        """A worker batch {name: (local_replicas * b, ...)} -> per-replica values of (b, ...)."""
         b, n = self.replica_batch, self.local_replicas
 
         def replica_slice(ctx):
             i = ctx.replica_id_in_sync_group % n
-            return {k: v[i * b:(i + 1) * b] for k, v in batch.items()}
+            return tf.nest.map_structure(lambda v: v[i * b:(i + 1) * b], batch)
         return self.strategy.experimental_distribute_values_from_function(replica_slice)
 
     @tf.function
@@ -184,24 +178,24 @@ class RtdTrainer:
         return totals, norm_sum / tf.cast(num_steps, tf.float32)
 
     def request_stop(self, *_):
-        """Signal handler: finish the current loop, checkpoint and return."""
+        """Signal handler: finish the current chunk of steps, checkpoint and return."""
         self._stop_requested = True
 
     def _save(self, last_step: int) -> None:
-        t, step = self.config.train, self.step
+        t, step = self.config, self.step
         if step % t.checkpoint_every == 0 or step == last_step or self._stop_requested:
             self.manager.save(checkpoint_number=step)
         if t.milestone_every and step % t.milestone_every == 0:
             self.milestones.save(checkpoint_number=step)
 
-    def train(self, log=print, until_step: int | None = None, eval_pattern: str = "") -> dict:
+    def train(self, log=print, until_step: int | None = None, evaluate_every: bool = False) -> dict:
         """Trains from the current step to `until_step` (default: num_steps); returns the last metrics.
 
-        Every `log_every` steps: one progress line and TensorBoard scalars (all
-        RTD metrics, learning rate, gradient norm, tokens/s, loss scale); with
-        `eval_pattern` and `eval_every`, held-out metrics too.
+        Every `log_every` steps: one progress line and TensorBoard scalars (the
+        task's metrics, learning rate, gradient norm, tokens/s, loss scale);
+        with `evaluate_every` and train.eval_every, held-out metrics too.
         """
-        t = self.config.train
+        t = self.config
         last_step = min(t.num_steps, until_step or t.num_steps)
         writer = self._summary_writer("train")
         previous = {s: signal.signal(s, self.request_stop) for s in (signal.SIGTERM, signal.SIGINT)}
@@ -211,14 +205,13 @@ class RtdTrainer:
             while self.step < last_step and not self._stop_requested:
                 step = self.step
                 boundaries = [t.log_every, t.checkpoint_every, t.steps_per_loop] + [
-                    every for every in (t.milestone_every, t.eval_every if eval_pattern else 0) if every]
-                switch = self.config.model.two_stage_generator_steps  # two-stage training
-                if switch and step == switch:
-                    init_discriminator_from_generator(self.model)
-                if switch and step < switch:
-                    boundaries.append(switch)
+                    every for every in (t.milestone_every, t.eval_every if evaluate_every else 0) if every]
+                self.task.begin_step(self.model, step)
                 chunk = min([every - step % every for every in boundaries] + [last_step - step])
-                stage = stage_at(self.config.model, step)
+                switch = self.task.next_stage_step(step)
+                if switch is not None:
+                    chunk = min(chunk, switch - step)
+                stage = self.task.stage_at(step)
                 chunk_totals, grad_norm = self._train_steps(self.train_iterator, tf.constant(chunk), stage)
                 self._check_finite(chunk_totals, float(grad_norm), stage)  # before anything is saved
                 totals = chunk_totals if totals is None else {k: totals[k] + v for k, v in chunk_totals.items()}
@@ -226,16 +219,15 @@ class RtdTrainer:
                 step = self.step
                 if step % t.log_every == 0 or step == last_step or self._stop_requested:
                     metrics = self._log_metrics(totals, sum(norms) / max(1, step - first), started, stage)
-                    progress.update(step, step - first, metrics)
+                    progress.update(step, step - first, self.task.describe(metrics), metrics["tokens_per_sec"],
+                                    metrics["learning_rate"])
                     with writer.as_default(step=step):
                         for name, value in metrics.items():
                             tf.summary.scalar(name, value)
                     totals, norms, started, first = None, [], time.perf_counter(), step
                 self._save(last_step)
-                if eval_pattern and t.eval_every and step % t.eval_every == 0 and step < last_step:
-                    evaluation = self.evaluate(eval_pattern, t.eval_batches)
-                    log(f"eval at step {step}: disc_loss {evaluation['disc_loss']:.4f} "
-                        f"mlm_accuracy {evaluation['mlm_accuracy']:.4f}")
+                if evaluate_every and t.eval_every and step % t.eval_every == 0 and step < last_step:
+                    log(f"eval at step {step}: {self.task.describe_evaluation(self.evaluate(t.eval_batches))}")
         finally:
             for s, handler in previous.items():
                 signal.signal(s, handler)
@@ -244,10 +236,15 @@ class RtdTrainer:
             log(f"stopped at step {self.step}; checkpoint saved to {self.manager.latest_checkpoint}")
         return metrics
 
+    @property
+    def stopped(self) -> bool:
+        """Whether the last `train` call ended on a stop request (SIGTERM, Ctrl-C)."""
+        return self._stop_requested
+
     def _check_finite(self, totals: dict, grad_norm: float, stage: str) -> None:
         """Raises NonFiniteLossError if the loss of a chunk of steps (summed statistics), or its
         mean gradient norm, is not finite (overflowing float16 gradients are skipped, not fatal)."""
-        loss = float(rtd_metrics(totals, *loss_weights(self.config.model, stage))["loss"])
+        loss = float(self.task.metrics(totals, stage)["loss"])
         scaled = isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer)
         if not math.isfinite(loss) or not (scaled or math.isfinite(grad_norm)):
             raise NonFiniteLossError(
@@ -255,61 +252,64 @@ class RtdTrainer:
                 f"the last good checkpoint is {self.manager.latest_checkpoint}")
 
     def _log_metrics(self, totals: dict, grad_norm: float, started: float, stage: str) -> dict:
-        """Scalars for one logging interval."""
-        weights = loss_weights(self.config.model, stage)
-        metrics = {k: float(v) for k, v in rtd_metrics(totals, *weights).items() if np.ndim(v) == 0}
+        """Scalars for one logging interval: the task's, then the loop's."""
+        metrics = {k: float(v) for k, v in self.task.metrics(totals, stage).items()}
         metrics.update(grad_norm=grad_norm, learning_rate=float(self.optimizer.learning_rate),
-                       tokens_per_sec=float(totals["disc_count"]) / (time.perf_counter() - started))
+                       tokens_per_sec=float(totals["tokens"]) / (time.perf_counter() - started))
         if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
             metrics["loss_scale"] = float(self.optimizer.dynamic_scale)
         return metrics
 
     # -- evaluation -------------------------------------------------------
 
-    def evaluate(self, pattern: str, max_batches: int) -> dict:
-        """RTD metrics on held-out data with fresh masks, and the constant baselines.
+    def evaluate(self, max_batches: int | None = None, split: str = "eval") -> dict:
+        """The task's held-out metrics over its split `split` (at most `max_batches` batches).
 
-        The masking seed state is put back afterwards, so evaluating does not
-        change what training draws next.
+        The task's eval step returns sums (reduced over replicas and batches)
+        and per-example rows (gathered in order); the task turns both into
+        metrics. Scalar metrics go to TensorBoard (model_dir/<split>).
         """
-        t = self.config.train
-        vocab_size = self.config.model.encoder.vocab_size
-        dataset = self.strategy.experimental_distribute_dataset(
-            make_dataset(pattern, t.batch_size, self.max_seq_length, training=False, seed=t.seed))
-        seed_state = self.model.seed_generator.state.numpy()
-
-        @tf.function
-        def eval_step(batch):
-            def replica_fn(batch):
-                outputs = self.model(batch, training=False)
-                targets = tf.reshape(outputs["mlm_targets"], [-1])
-                counts = tf.math.unsorted_segment_sum(tf.reshape(outputs["mlm_weights"], [-1]), targets, vocab_size)
-                return rtd_statistics(outputs), counts
-            stats, counts = self.strategy.run(replica_fn, args=(batch,))
-            return ({k: self.strategy.reduce(SUM, v, axis=None) for k, v in stats.items()},
-                    self.strategy.reduce(SUM, counts, axis=None))
-
-        totals = {k: np.zeros_like(v) for k, v in self._zero_stats.items()}
-        target_counts = np.zeros(vocab_size)
-        batches = 0
-        for batch in dataset:
-            stats, counts = eval_step(batch)
-            totals = {k: totals[k] + stats[k].numpy() for k in totals}
-            target_counts += counts.numpy()
-            batches += 1
-            if batches >= max_batches:
-                break
-        self.model.seed_generator.state.assign(seed_state)
-        if not batches:
-            raise ValueError(f"no held-out examples in {pattern!r}")
-        weights = loss_weights(self.config.model, stage_at(self.config.model, self.step))
-        metrics = {k: float(v) for k, v in rtd_metrics(
-            {k: tf.constant(v) for k, v in totals.items()}, *weights).items() if np.ndim(v) == 0}
-        metrics.update(
-            batches=batches, tokens=float(totals["disc_count"]), masked_positions=float(totals["mlm_count"]),
-            constant_disc_loss=baselines.constant_disc_loss(metrics["replaced_fraction"]),
-            most_frequent_token_accuracy=baselines.most_frequent_token_accuracy(target_counts))
-        with self._summary_writer("eval").as_default(step=self.step):
+        totals, rows, batches = self._eval_pass(split, max_batches)
+        metrics = self.task.evaluation_metrics(totals, rows, self.step, split)
+        metrics["batches"] = batches
+        with self._summary_writer(split).as_default(step=self.step):
             for name, value in metrics.items():
-                tf.summary.scalar(name, value)
+                if isinstance(value, (int, float, np.number)):
+                    tf.summary.scalar(name, float(value))
         return metrics
+
+    @tf.function(reduce_retracing=True)
+    def _eval_step(self, batch):
+        """The task's eval step on every replica: (sums reduced, rows gathered)."""
+        sums, rows = self.strategy.run(lambda b: self.task.eval_step(self.model, b), args=(batch,))
+        return ({k: self.strategy.reduce(SUM, v, axis=None) for k, v in sums.items()},
+                {k: self.strategy.gather(v, axis=0) for k, v in rows.items()})
+
+    def predict(self, split: str) -> dict:
+        """The task's per-example rows {name: (N, ...) numpy} over the whole split `split`."""
+        return self._eval_pass(split, None)[1]
+
+    def _eval_pass(self, split: str, max_batches: int | None) -> tuple[dict, dict, int]:
+        """(summed sums, concatenated rows, batches) of the task's eval step over `split`.
+
+        Seed states are put back afterwards, so evaluating does not change what
+        training draws next.
+        """
+        dataset = self.strategy.experimental_distribute_dataset(
+            self.task.eval_dataset(self.config.batch_size, split))
+        seeds = [(v, v.numpy()) for v in seed_states(self.model)]
+        totals, rows, batches = None, {}, 0
+        for batch in dataset:
+            sums, batch_rows = self._eval_step(batch)
+            sums = {k: v.numpy() for k, v in sums.items()}
+            totals = sums if totals is None else {k: totals[k] + sums[k] for k in totals}
+            for k, v in batch_rows.items():
+                rows.setdefault(k, []).append(v.numpy())
+            batches += 1
+            if max_batches and batches >= max_batches:
+                break
+        for variable, value in seeds:
+            variable.assign(value)
+        if not batches:
+            raise ValueError(f"no examples in the {split} split")
+        return totals, {k: np.concatenate(v) for k, v in rows.items()}, batches

@@ -1,0 +1,229 @@
+"""Fine-tunes a pre-trained discriminator: `python -m trainers.finetune --task=TASK --init_checkpoint=RUN
+--model_dir=DIR [--data_dir=GLUE_DIR | --train_file=F --eval_file=F --text_columns=a[,b] --label_column=c]`.
+
+Tasks: GLUE (cola, sst2, mrpc, stsb, qqp, mnli, qnli, rte, wnli) from GLUE's
+TSV files; squad_v1, squad_v2 from the official JSON; the user's own
+`classification` or `regression` data. The model's config, vocabulary and
+tokenizer come from the pre-trained run (--init_checkpoint, a run directory or
+a checkpoint prefix); `--random_init` keeps them but starts from random
+weights (the no-pre-training baseline). Defaults follow the paper's Table 7
+for the model's size; `--override` changes any value.
+
+Writes to DIR (or DIR/seed_S for each of --seeds runs): config.json,
+data.json, vocab.txt, labels.json, checkpoints, TensorBoard logs,
+eval_results.json; DIR/results.json holds every split's metrics with their
+median and best over the seeds. Rerunning resumes; finished seeds are kept.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import os
+import sys
+
+import numpy as np
+import tensorflow as tf
+
+from configs import TASKS, FinetuneConfig, PretrainConfig, finetune_config, resolve_steps
+from models.finetuning_model import copy_encoder_weights
+from pipelines.tokenization import Tokenizer
+from trainers import run_directory
+from trainers.distribution import STRATEGIES, make_strategy, worker_input_context
+from trainers.export import load_pretrainer
+from trainers.loop import Trainer
+from trainers.run_directory import RunDirectoryError
+from trainers.tasks.classification_data import ClassificationData
+
+RESULTS, EVAL_RESULTS = "results.json", "eval_results.json"
+LOWER_IS_BETTER = ("loss", "mse")
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--task", required=True, choices=TASKS)
+    p.add_argument("--init_checkpoint", default="",
+                   help="the pre-trained run (directory or checkpoint prefix) whose discriminator is fine-tuned")
+    p.add_argument("--random_init", action="store_true",
+                   help="same architecture and tokenizer as --init_checkpoint's run, random weights")
+    p.add_argument("--model_dir", required=True)
+    p.add_argument("--data_dir", default="", help="GLUE task or SQuAD directory")
+    p.add_argument("--train_file", default="")
+    p.add_argument("--eval_file", default="")
+    p.add_argument("--text_columns", default="", help="one or two column names, comma-separated")
+    p.add_argument("--label_column", default="")
+    p.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
+                   help="dotted config override, repeatable, e.g. train.learning_rate=1e-4")
+    p.add_argument("--seeds", type=int, default=1, help="fine-tune this many times (seeds seed, seed+1, ...)")
+    p.add_argument("--eval_only", action="store_true", help="evaluate the fine-tuned run(s) in --model_dir")
+    p.add_argument("--predict_file", default="",
+                   help="also write predictions for this file (GLUE test TSV, SQuAD JSON, or the user's data)")
+    p.add_argument("--strategy", default="auto", choices=STRATEGIES)
+    p.add_argument("--tpu", default="")
+    args = p.parse_args(argv)
+    if args.seeds < 1:
+        p.error("--seeds must be >= 1")
+    if not args.eval_only and not args.init_checkpoint:
+        p.error("--init_checkpoint is required (the pre-trained run; with --random_init, only its architecture)")
+    return args
+
+
+def pretrained_run(path: str) -> tuple[str, PretrainConfig]:
+    """(run directory, config) of the pre-trained run that `path` (directory or prefix) belongs to."""
+    run_dir = path if tf.io.gfile.isdir(path) else os.path.dirname(path)
+    if not tf.io.gfile.exists(os.path.join(run_dir, run_directory.CONFIG)):
+        raise RunDirectoryError(f"{path}: no {run_directory.CONFIG} beside it; --init_checkpoint must be a run "
+                                "directory of trainers.pretrain or trainers.convert (or a checkpoint in one)")
+    config = run_directory.read_config(run_dir)
+    if not isinstance(config, PretrainConfig):
+        raise RunDirectoryError(f"{run_dir} is a fine-tuning run; --init_checkpoint needs a pre-trained run")
+    return run_dir, config
+
+
+def load_discriminator(path: str, model) -> str:
+    """Copies the pre-trained discriminator's encoder (checkpoint or run `path`) into `model`'s."""
+    run_dir, _ = pretrained_run(path)
+    pretrainer, _ = load_pretrainer(run_dir, checkpoint=path if not tf.io.gfile.isdir(path) else None)
+    copy_encoder_weights(pretrainer.discriminator, model.encoder)
+    return run_dir
+
+
+def seed_dirs(model_dir: str, seed: int, count: int) -> list[tuple[int, str]]:
+    """(seed, run directory) of each fine-tuning: model_dir itself for one seed, else model_dir/seed_S."""
+    if count == 1:
+        return [(seed, model_dir)]
+    return [(seed + k, os.path.join(model_dir, f"seed_{seed + k}")) for k in range(count)]
+
+
+def summarize(runs: dict) -> dict:
+    """{split: {metric: {median, best, runs}}} over the seeds' eval results {seed: {split: metrics}}."""
+    summary = {}
+    for results in runs.values():
+        for split, metrics in results.items():
+            for name, value in metrics.items():
+                if isinstance(value, float):
+                    summary.setdefault(split, {}).setdefault(name, []).append(value)
+    out = {}
+    for split, metrics in summary.items():
+        out[split] = {}
+        for name, values in metrics.items():
+            best = min(values) if name in LOWER_IS_BETTER else max(values)
+            out[split][name] = {"median": float(np.median(values)), "best": best, "runs": values}
+    return out
+
+
+def format_table(task: str, seeds: list[int], summary: dict, baselines: dict) -> str:
+    lines = [f"{task}: {len(seeds)} run(s), seeds {', '.join(map(str, seeds))}",
+             f"  {'split':<16}{'metric':<22}{'median':>9}{'best':>9}   runs"]
+    for split, metrics in summary.items():
+        for name, v in metrics.items():
+            runs = " ".join(f"{x:.4f}" for x in v["runs"])
+            lines.append(f"  {split:<16}{name:<22}{v['median']:>9.4f}{v['best']:>9.4f}   {runs}")
+        if split in baselines:
+            lines.append(f"  {split:<16}{'majority_class_accuracy':<22}{baselines[split]:>9.4f}")
+    return "\n".join(lines)
+
+
+def read_task_data(args, config_task: str, labels=None, need_train=True):
+    columns = tuple(c.strip() for c in args.text_columns.split(",") if c.strip())
+    if config_task in ("squad_v1", "squad_v2"):
+        from trainers.tasks.squad_data import SquadData
+        return SquadData(config_task, args.data_dir, need_train=need_train)
+    regression = config_task in ("stsb", "regression")
+    return ClassificationData(config_task, regression, args.data_dir, args.train_file, args.eval_file, columns,
+                              args.label_column, labels=labels, need_train=need_train)
+
+
+def run_one(args, config: FinetuneConfig, data, features, strategy, run_dir: str, source_dir: str,
+            tokenizer_data: dict) -> dict | None:
+    """Trains (or resumes) and evaluates one seed's run; None if training was stopped."""
+    trainer = Trainer(data.make_task(config, features), strategy, run_dir)
+    chief = worker_input_context(strategy).input_pipeline_id == 0
+    results_path = os.path.join(run_dir, EVAL_RESULTS)
+    if not args.eval_only:
+        if chief:
+            run_directory.write_config(run_dir, config,
+                                       same_model=lambda saved, new: (saved.encoder, saved.task) == (new.encoder, new.task))
+            run_directory.write_tokenizer_files(run_dir, source_dir, tokenizer_data)
+            if data.labels:
+                run_directory.write_labels(run_dir, data.labels)
+        step = trainer.restore()
+        if step >= config.train.num_steps and tf.io.gfile.exists(results_path):
+            print(f"{run_dir}: finished earlier (step {step})")
+            with tf.io.gfile.GFile(results_path) as f:
+                return json.load(f)
+        if step:
+            print(f"{run_dir}: resumed from {trainer.manager.latest_checkpoint} at step {step}")
+        elif args.random_init:
+            print(f"{run_dir}: random initialisation (architecture and tokenizer of {source_dir})")
+        else:
+            print(f"{run_dir}: encoder initialised from {load_discriminator(args.init_checkpoint, trainer.model)}")
+        trainer.train()
+        if trainer.stopped:
+            return None
+    else:
+        run_directory.require_checkpoint(run_dir)
+        trainer.restore()
+    results = {split: trainer.evaluate(split=split) for split in data.eval_splits}
+    for split, metrics in results.items():
+        print(f"{run_dir} {split}: {trainer.task.describe_evaluation(metrics)}")
+    if chief:
+        run_directory.write_results(results_path, results)
+    if args.predict_file:
+        print(f"predictions written to {data.predict(trainer, args.predict_file, run_dir)}")
+    return results
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logging.getLogger("trainers").addHandler(handler)
+    logging.getLogger("trainers").setLevel(logging.INFO)
+    if args.eval_only:
+        seeded = sorted(tf.io.gfile.glob(os.path.join(args.model_dir, "seed_*")))
+        saved_dir = args.model_dir if args.seeds == 1 or not seeded else seeded[0]
+        config = run_directory.read_config(saved_dir)
+        if not isinstance(config, FinetuneConfig):
+            raise RunDirectoryError(f"{saved_dir} is not a fine-tuning run")
+        source_dir, labels = saved_dir, (run_directory.read_labels(saved_dir) if not config.task.is_regression
+                                         and not config.task.is_squad else None)
+        task_name = config.task.name
+    else:
+        source_dir, pretrain_config = pretrained_run(args.init_checkpoint)
+        labels, task_name = None, args.task
+    tokenizer_data = run_directory.read_data(source_dir)
+    if args.eval_only and task_name != args.task:
+        raise RunDirectoryError(f"{args.model_dir} was fine-tuned on {task_name}, not {args.task}")
+    data = read_task_data(args, task_name, labels=labels, need_train=not args.eval_only)
+    if not args.eval_only:
+        config = finetune_config(task_name, pretrain_config.model.encoder, args.override)
+        config = resolve_steps(config, data.num_train_examples(), args.override)
+    data.check_tokenizer(tokenizer_data)
+    tokenizer = Tokenizer(os.path.join(source_dir, tokenizer_data["tokenizer"]["file"]), tokenizer_data["lowercase"])
+    features = data.features(tokenizer, config.task.max_seq_length)
+    strategy = make_strategy(args.strategy, args.tpu)
+    print(f"strategy {type(strategy).__name__} with {strategy.num_replicas_in_sync} replica(s); task "
+          f"{task_name}: {', '.join(f'{s} {len(next(iter(f.values())))}' for s, f in features.items())} examples; "
+          f"{config.train.num_steps} steps of batch {config.train.batch_size}")
+    runs = {}
+    for seed, run_dir in seed_dirs(args.model_dir, config.train.seed, args.seeds):
+        seeded = dataclasses.replace(config, train=dataclasses.replace(config.train, seed=seed))
+        results = run_one(args, seeded, data, features, strategy, run_dir, source_dir, tokenizer_data)
+        if results is None:
+            return 0  # stopped; rerun to resume
+        runs[seed] = results
+    summary = summarize(runs)
+    baselines = data.majority_baseline()
+    print(format_table(task_name, list(runs), summary, baselines))
+    if worker_input_context(strategy).input_pipeline_id == 0:
+        run_directory.write_results(os.path.join(args.model_dir, RESULTS), {
+            "task": task_name, "seeds": list(runs), "init": "random" if args.random_init else args.init_checkpoint,
+            "summary": summary, "runs": {str(k): v for k, v in runs.items()},
+            "majority_class_accuracy": baselines})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
