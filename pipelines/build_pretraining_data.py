@@ -20,7 +20,7 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
-from pipelines import documents, formats, inputs, pretraining_data, quality
+from pipelines import cli, documents, formats, inputs, pretraining_data, quality
 
 
 def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
@@ -77,7 +77,7 @@ def job_config(args: argparse.Namespace) -> pretraining_data.JobConfig:
             f.name: getattr(args, f.name) for f in dataclasses.fields(quality.QualityFilter)}))
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     args, beam_args = parse_args(sys.argv[1:] if argv is None else argv)
     patterns = inputs.split_patterns(args.input)
     print(f"[1/3] matching {patterns}", flush=True)
@@ -85,9 +85,9 @@ def main(argv: list[str] | None = None) -> None:
         files = inputs.match_patterns(patterns)
         kinds = {formats.detect_format(f, args.format) for f in files}
     except (FileNotFoundError, ValueError) as error:
-        sys.exit(f"error: {error}")
+        raise cli.UserError(str(error)) from None
     if not FileSystems.exists(args.vocab):
-        sys.exit(f"error: vocab file {args.vocab} does not exist")
+        raise cli.UserError(f"vocab file {args.vocab} does not exist")
     size_mb = sum(files.values()) / 1e6
     print(f"      {len(files)} file(s), {size_mb:.1f} MB, format(s) {sorted(kinds)}", flush=True)
 
@@ -99,13 +99,13 @@ def main(argv: list[str] | None = None) -> None:
         manifest, _ = pretraining_data.run(beam.Pipeline(options=options), patterns,
                                            args.output_dir, job_config(args))
     except ValueError as error:
-        sys.exit(f"error: {error}")
+        raise cli.UserError(str(error)) from None
     except Exception as error:  # runners wrap the DoFn's BadInputError
         strict_lines = [line for line in str(error).splitlines() if "--strict:" in line]
         if not strict_lines:
             raise
-        sys.exit(f"error: {strict_lines[-1].split('--strict:', 1)[1].strip()} "
-                 "(--strict; drop it to skip and dead-letter bad input)")
+        raise cli.UserError(f"{strict_lines[-1].split('--strict:', 1)[1].strip()} "
+                            "(--strict; drop it to skip and dead-letter bad input)") from None
     seconds = time.time() - start
 
     print(f"[3/3] done in {seconds:.1f}s: {manifest['documents_read']} documents read, "
@@ -119,7 +119,8 @@ def main(argv: list[str] | None = None) -> None:
     for split, counts in manifest["splits"].items():
         print(f"      {split}: {counts['documents']} documents, {counts['examples']} examples, "
               f"{counts['tokens']} tokens ({args.output_dir}/{counts['pattern']})")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(cli.run(main))

@@ -26,7 +26,7 @@ from tensorflow_text.python.ops.bert_tokenizer import BasicTokenizer
 from tensorflow_text.tools.wordpiece_vocab import bert_vocab_from_dataset as bert_vocab
 from tensorflow_text.tools.wordpiece_vocab import wordpiece_tokenizer_learner_lib as learner
 
-from pipelines import (documents, formats, inputs, pretraining_data, sentences,
+from pipelines import (cli, documents, formats, inputs, pretraining_data, sentences,
                        tokenization, vocabulary)
 
 HELDOUT_REASON = "heldout_split"
@@ -138,7 +138,7 @@ class _BytesWriter:
         self.data += data
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--input", action="append", required=True,
                         help="file glob; repeatable or comma separated")
@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> None:
         for path in paths:
             formats.detect_format(path, args.format)
     except (FileNotFoundError, ValueError) as error:
-        sys.exit(f"error: {error}")
+        raise cli.UserError(str(error)) from None
     print(f"reading {len(paths)} file(s); learning a {args.vocab_size}-token {args.model} "
           f"vocab (lowercase={args.lowercase})", flush=True)
     start = time.time()
@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> None:
     lines = list(iter_sentences(paths, args.format, args.max_documents, skipped,
                                 args.heldout_percent))
     if not lines:
-        sys.exit(f"error: no usable text in {paths} (skipped: {dict(skipped)})")
+        raise cli.UserError(f"no usable text in {paths} (skipped: {dict(skipped)})")
     print(f"read {len(lines)} sentences in {time.time() - start:.1f}s (skipped: "
           f"{dict(skipped)}); learning the {args.model} vocab...", flush=True)
     if os.path.dirname(args.output):
@@ -193,7 +193,8 @@ def main(argv: list[str] | None = None) -> None:
             f.write("".join(token + "\n" for token in vocab))
         size = len(vocab)
     print(f"wrote {size} tokens to {args.output} in {time.time() - start:.1f}s")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(cli.run(main))

@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from configs import PretrainConfig
 from models.pretrainer import ElectraPretrainer
+from pipelines import cli
 from pipelines.tokenization import load_vocab, make_text_tokenizer
 from trainers import run_directory
 from trainers.checkpointing import restore_weights
@@ -75,7 +76,7 @@ def load_pretrainer(model_dir: str, checkpoint: str | None = None) -> tuple[Elec
 def export(model_dir: str, output: str) -> str:
     pretrainer, data = load_pretrainer(model_dir)
     if getattr(pretrainer, "discriminator_head", None) is None:
-        raise ValueError(f"{model_dir} was trained with objective {pretrainer.config.objective!r}, which "
+        raise cli.UserError(f"{model_dir} was trained with objective {pretrainer.config.objective!r}, which "
                          "has no replaced-token head to export")
     tokenizer_file = data.get("tokenizer", {}).get("file", "vocab.txt")  # older runs: WordPiece
     module = ReplacedTokenDetector(pretrainer, os.path.join(model_dir, "vocab.txt"),
@@ -96,4 +97,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli.run(main))

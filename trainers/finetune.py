@@ -28,6 +28,7 @@ import tensorflow as tf
 
 from configs import TASKS, FinetuneConfig, PretrainConfig, finetune_config, resolve_steps
 from models.finetuning_model import copy_encoder_weights
+from pipelines import cli
 from pipelines.tokenization import Tokenizer
 from trainers import run_directory
 from trainers.distribution import STRATEGIES, make_strategy, worker_input_context
@@ -138,7 +139,7 @@ def read_task_data(args, config_task: str, labels=None, need_train=True):
 def run_one(args, config: FinetuneConfig, data, features, strategy, run_dir: str, source_dir: str,
             tokenizer_data: dict) -> dict | None:
     """Trains (or resumes) and evaluates one seed's run; None if training was stopped."""
-    trainer = Trainer(data.make_task(config, features), strategy, run_dir)
+    trainer = Trainer(data.make_task(config, features), strategy, run_dir, training=not args.eval_only)
     chief = worker_input_context(strategy).input_pipeline_id == 0
     results_path = os.path.join(run_dir, EVAL_RESULTS)
     if not args.eval_only:
@@ -198,11 +199,15 @@ def main(argv=None) -> int:
         raise RunDirectoryError(f"{args.model_dir} was fine-tuned on {task_name}, not {args.task}")
     data = read_task_data(args, task_name, labels=labels, need_train=not args.eval_only)
     if not args.eval_only:
-        config = finetune_config(task_name, pretrain_config.model.encoder, args.override)
+        try:
+            config = finetune_config(task_name, pretrain_config.model.encoder, args.override)
+        except ValueError as err:  # an unknown key or a bad value: the user's flags
+            raise cli.UserError(f"--override: {err}") from None
         config = resolve_steps(config, data.num_train_examples(), args.override)
     data.check_tokenizer(tokenizer_data)
-    tokenizer = Tokenizer(os.path.join(source_dir, tokenizer_data["tokenizer"]["file"]), tokenizer_data["lowercase"])
-    features = data.features(tokenizer, config.task.max_seq_length)
+    tokenizer_path = os.path.join(source_dir, tokenizer_data["tokenizer"]["file"])
+    features = data.features(lambda: Tokenizer(tokenizer_path, tokenizer_data["lowercase"]),
+                             config.task.max_seq_length)
     strategy = make_strategy(args.strategy, args.tpu)
     print(f"strategy {type(strategy).__name__} with {strategy.num_replicas_in_sync} replica(s); task "
           f"{task_name}: {', '.join(f'{s} {len(next(iter(f.values())))}' for s, f in features.items())} examples; "
@@ -226,4 +231,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli.run(main))

@@ -45,7 +45,8 @@ class Trainer:
     run continues the same sequence of batches and random draws.
     """
 
-    def __init__(self, task, strategy: tf.distribute.Strategy, model_dir: str):
+    def __init__(self, task, strategy: tf.distribute.Strategy, model_dir: str, training: bool = True):
+        """training False: for evaluation only (no input iterator; checkpoints are read, not written)."""
         self.task, self.strategy, self.model_dir = task, strategy, model_dir
         t = self.config = task.train_config
         if t.batch_size % (strategy.num_replicas_in_sync * t.grad_accumulation_steps):
@@ -68,13 +69,14 @@ class Trainer:
         worker = worker_input_context(strategy)
         self.local_replicas = strategy.num_replicas_in_sync // worker.num_input_pipelines
         self.replica_batch = t.batch_size // strategy.num_replicas_in_sync
-        self.train_iterator = iter(task.train_dataset(self.replica_batch * self.local_replicas, worker))
+        self.train_iterator = iter(task.train_dataset(self.replica_batch * self.local_replicas, worker)
+                                   ) if training else None
         # Workers share model_dir: worker 0 (the chief) writes checkpoints and logs there,
         # worker i > 0 its checkpoints (same weights, its own input position) to workers/i.
         self.is_chief = worker.input_pipeline_id == 0
         self.write_dir = model_dir if self.is_chief else f"{model_dir}/{WORKERS}/{worker.input_pipeline_id}"
-        self.checkpoint = tf.train.Checkpoint(model=model_state(self.model), optimizer=self.optimizer,
-                                              data=self.train_iterator)
+        state = {"data": self.train_iterator} if training else {}
+        self.checkpoint = tf.train.Checkpoint(model=model_state(self.model), optimizer=self.optimizer, **state)
         self.manager = tf.train.CheckpointManager(self.checkpoint, self.write_dir,
                                                   max_to_keep=t.keep_checkpoints)
         self.milestones = tf.train.CheckpointManager(self.checkpoint, f"{self.write_dir}/{MILESTONES}",
@@ -98,7 +100,9 @@ class Trainer:
     def restore(self) -> int:
         """Restores this worker's latest checkpoint (in write_dir), if any; returns the step."""
         if self.manager.latest_checkpoint:
-            self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
+            status = self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
+            if self.train_iterator is None:
+                status.expect_partial()
         return self.step
 
     def initialize_from(self, path: str) -> str:

@@ -15,6 +15,8 @@ import sys
 import tensorflow as tf
 
 from configs import PretrainConfig, get_config, with_vocab_size
+from pipelines import cli
+from pipelines.cli import UserError
 from trainers import baselines, run_directory
 from trainers.distribution import STRATEGIES, make_strategy, worker_input_context
 from trainers.input_data import load_manifest
@@ -40,23 +42,30 @@ def parse_args(argv):
 
 def resolve_config(args, manifest: dict) -> PretrainConfig:
     """The preset with overrides, its vocabulary size taken from the data (a mismatch is an error)."""
-    config = get_config(args.config, args.override)
+    try:
+        config = get_config(args.config, args.override)
+    except ValueError as err:  # an unknown preset or key, a bad value: the user's flags
+        raise UserError(f"--config/--override: {err}") from None
     data_vocab = int(manifest["vocab_size"])
     if any(o.split("=")[0].strip().endswith("vocab_size") for o in args.override):
         if config.model.encoder.vocab_size != data_vocab:
-            raise ValueError(f"model.encoder.vocab_size={config.model.encoder.vocab_size} but the data "
+            raise UserError(f"model.encoder.vocab_size={config.model.encoder.vocab_size} but the data "
                              f"was tokenized with a vocabulary of {data_vocab}")
     config = with_vocab_size(config, data_vocab)
     if manifest["max_seq_length"] > config.model.encoder.max_position_embeddings:
-        raise ValueError(f"data max_seq_length {manifest['max_seq_length']} exceeds "
+        raise UserError(f"data max_seq_length {manifest['max_seq_length']} exceeds "
                          f"max_position_embeddings {config.model.encoder.max_position_embeddings}")
     return config
 
 
 def write_run_files(model_dir: str, config: PretrainConfig, manifest: dict) -> None:
     """Saves the resolved config and tokenizer files; refuses to resume with another model config."""
-    run_directory.write_config(model_dir, config, same_model=lambda saved, new: saved.model == new.model)
     tokenizer = manifest.get("tokenizer", {"type": "wordpiece"})
+    for name in (manifest["vocab_file"], tokenizer.get("model_file")):
+        if name and not tf.io.gfile.exists(os.path.join(manifest["directory"], name)):
+            raise UserError(f"{os.path.join(manifest['directory'], name)} not found: the data directory must hold "
+                            "the vocabulary that pipelines.build_pretraining_data wrote beside manifest.json")
+    run_directory.write_config(model_dir, config, same_model=lambda saved, new: saved.model == new.model)
     data = dict(manifest, tokenizer={"type": tokenizer["type"], "file": tokenizer.get("model_file", "vocab.txt")})
     run_directory.write_tokenizer_files(model_dir, manifest["directory"], data)
 
@@ -115,4 +124,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli.run(main))

@@ -17,11 +17,12 @@ import os
 import tensorflow as tf
 
 from configs import FinetuneConfig, PretrainConfig, from_dict
+from pipelines.cli import UserError
 
 CONFIG, DATA, VOCAB, LABELS = "config.json", "data.json", "vocab.txt", "labels.json"
 
 
-class RunDirectoryError(ValueError):
+class RunDirectoryError(UserError):
     """A run directory that is missing, incomplete or of another kind of run."""
 
 

@@ -6,6 +6,7 @@ import sys
 import pytest
 
 from pipelines import build_pretraining_data, inputs
+from pipelines.cli import UserError
 
 
 def test_inputs_are_split_and_unknown_flags_go_to_beam():
@@ -18,14 +19,14 @@ def test_inputs_are_split_and_unknown_flags_go_to_beam():
 
 
 def test_fails_fast_on_unmatched_input(tmp_path):
-    with pytest.raises(SystemExit, match="no input files match"):
+    with pytest.raises(UserError, match="no input files match"):
         build_pretraining_data.main([f"--input={tmp_path}/*.bz2", f"--output_dir={tmp_path}",
                                      f"--vocab={tmp_path}/vocab.txt"])
 
 
 def test_fails_fast_on_missing_vocab(tmp_path):
     (tmp_path / "dump.xml").write_text("<mediawiki/>")
-    with pytest.raises(SystemExit, match="vocab file .* does not exist"):
+    with pytest.raises(UserError, match="vocab file .* does not exist"):
         build_pretraining_data.main([f"--input={tmp_path}/*.xml", f"--output_dir={tmp_path}",
                                      f"--vocab={tmp_path}/vocab.txt"])
 
@@ -42,7 +43,7 @@ def test_bad_flags_are_clear_errors(flag, message, capsys):
 
 def test_unknown_file_format_fails_fast(tmp_path):
     (tmp_path / "data.parquet").write_bytes(b"x")
-    with pytest.raises(SystemExit, match="cannot tell the format .* pass --format"):
+    with pytest.raises(UserError, match="cannot tell the format .* pass --format"):
         build_pretraining_data.main([f"--input={tmp_path}/*", f"--output_dir={tmp_path}/o",
                                      f"--vocab={tmp_path}/vocab.txt"])
 

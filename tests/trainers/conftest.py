@@ -62,3 +62,34 @@ TINY_OVERRIDES = [
     "train.learning_rate=2e-3",
     "train.log_every=4", "train.checkpoint_every=4", "train.shuffle_buffer=64", "train.eval_batches=4",
 ]
+
+
+@pytest.fixture(scope="session")
+def pretrained_run(tiny_data, tmp_path_factory):
+    """A tiny pre-training run directory (4 steps): what fine-tuning and export tests start from."""
+    from trainers.pretrain import main as pretrain_main
+    model_dir = str(tmp_path_factory.mktemp("pretrained"))
+    overrides = [o for o in TINY_OVERRIDES if "num_steps" not in o] + ["train.num_steps=4"]
+    pretrain_main(["--data", os.path.join(tiny_data, "train-*"), "--model_dir", model_dir, "--strategy", "cpu"]
+                  + [f"--override={o}" for o in overrides])
+    return model_dir
+
+
+def write_word_task(path, count: int, seed: int = 0, pair: bool = False, header=("text", "label")):
+    """A separable CSV task over the tiny vocabulary: label "low" for texts of words w0-w29,
+    "high" for w30-w58 (for pairs: the second text decides)."""
+    import csv
+    rng = np.random.default_rng(seed)
+
+    def words(low):
+        lo, hi = (0, 30) if low else (30, 59)
+        return " ".join(f"w{i}" for i in rng.integers(lo, hi, int(rng.integers(3, 10))))
+
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(list(header))
+        for _ in range(count):
+            low = bool(rng.integers(0, 2))
+            texts = [words(bool(rng.integers(0, 2))), words(low)] if pair else [words(low)]
+            writer.writerow(texts + ["low" if low else "high"])
+    return str(path)

@@ -92,9 +92,11 @@ class ClassificationData:
         features["example"] = np.arange(len(data), dtype=np.int32)
         return features
 
-    def features(self, tokenizer, max_seq_length: int) -> dict:
-        """{split: features} of every split read; keeps `tokenizer` for predictions."""
-        self.tokenizer = tokenizer
+    def features(self, make_tokenizer, max_seq_length: int) -> dict:
+        """{split: features} of every split read; `make_tokenizer()` gives the run's Tokenizer (a new
+        one for each use: seeding TensorFlow invalidates a SentencePiece tokenizer built before)."""
+        self.make_tokenizer = make_tokenizer
+        tokenizer = make_tokenizer()
         return {split: self.encode(tokenizer, data, max_seq_length) for split, data in self.splits.items()}
 
     def make_task(self, config: FinetuneConfig, features: dict) -> ClassificationTask:
@@ -118,8 +120,8 @@ class ClassificationData:
         """Predicts every example of file `path` with the trained model; returns the file written
         (to output_dir/predictions)."""
         data = self.read_unlabelled(path)
-        trainer.task.features["predict"] = self.encode(self.tokenizer, data, trainer.task.config.task.max_seq_length,
-                                                      labelled=False)
+        trainer.task.features["predict"] = self.encode(self.make_tokenizer(), data,
+                                                      trainer.task.config.task.max_seq_length, labelled=False)
         rows = trainer.predict("predict")
         logits = rows["logits"][np.argsort(rows["example"], kind="stable")]
         return self.write_predictions(data, logits, os.path.join(output_dir, "predictions"))

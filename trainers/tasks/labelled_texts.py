@@ -4,10 +4,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 
+from pipelines.cli import UserError
+
 logger = logging.getLogger(__name__)
 
 
-class DataFileError(ValueError):
+class DataFileError(UserError):
     """A data file that is missing or malformed; the message names the file (and line)."""
 
 
