@@ -10,6 +10,9 @@ RUN    := runs/demo
 DATA   := data
 # Percent of documents held out for evaluation; the vocab is learned without them.
 HELDOUT := 5
+# The downstream task: movie-review sentences, positive or negative (pipelines/sentiment_task.py).
+SENTIMENT := --train_file=$(DATA)/sentiment/train.tsv --eval_file=$(DATA)/sentiment/dev.tsv \
+	--text_columns=sentence --label_column=label --override=task.max_seq_length=64
 
 .PHONY: demo test test-all install clean
 
@@ -35,6 +38,12 @@ demo: $(STAMP)
 	$(PY) -m trainers.export --model_dir=$(RUN)/model --output=$(RUN)/saved_model
 	$(PY) -m trainers.serving_check --saved_model=$(RUN)/saved_model \
 	    --text="the city is the capital and largest city of the state" --swap=capital:banana
+	$(PY) -m pipelines.sentiment_task --cache_dir=$(DATA) --output_dir=$(DATA)/sentiment
+	$(PY) -m trainers.finetune --task=classification --init_checkpoint=$(RUN)/model \
+	    --model_dir=$(RUN)/sentiment $(SENTIMENT)
+	$(PY) -m trainers.finetune --task=classification --init_checkpoint=$(RUN)/model --random_init \
+	    --model_dir=$(RUN)/sentiment_random_init $(SENTIMENT)
+	$(PY) -m trainers.results_table $(RUN)/sentiment $(RUN)/sentiment_random_init
 
 # The test suite (fast tests; `make test-all` adds the slow ones).
 test: $(STAMP)

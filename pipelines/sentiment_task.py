@@ -1,0 +1,81 @@
+"""The demo's labelled downstream task: movie-review sentences labelled positive or negative.
+
+    python -m pipelines.sentiment_task --cache_dir=data --output_dir=data/sentiment
+
+Reads `movie-review-snippets.txt` (pipelines.default_corpus: Pang and Lee's
+Rotten Tomatoes sentences with the mean rating of 20+ human raters, -4..+4)
+and writes train.tsv and dev.tsv with columns `sentence` and `label`: the sign
+of the mean rating ("positive" / "negative"; the few sentences rated exactly
+0 are left out and counted). A sentence goes to dev when the CRC-32 of its id
+is 0 mod 10 (about 10%), so the split never changes.
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import sys
+import zlib
+
+from pipelines import cli
+from pipelines.default_corpus import MOVIE_REVIEWS, fetch
+
+DEV_BUCKET, BUCKETS = 0, 10
+
+
+def read_snippets(path: str) -> list[tuple[str, float, str]]:
+    """(id, mean rating, sentence) per line of the tab-separated snippets file."""
+    rows = []
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            fields = line.rstrip("\r\n").split("\t")
+            if len(fields) != 3:
+                raise cli.UserError(f"{path}, line {number}: expected 3 tab-separated fields, got {len(fields)}")
+            rows.append((fields[0], float(fields[1]), " ".join(fields[2].split())))
+    return rows
+
+
+def split_of(snippet_id: str) -> str:
+    return "dev" if zlib.crc32(snippet_id.encode()) % BUCKETS == DEV_BUCKET else "train"
+
+
+def write_task(snippets: list[tuple[str, float, str]], output_dir: str) -> collections.Counter:
+    """Writes train.tsv and dev.tsv; returns counts by (split, label), neutral sentences under "neutral"."""
+    os.makedirs(output_dir, exist_ok=True)
+    counts = collections.Counter()
+    files = {split: open(os.path.join(output_dir, f"{split}.tsv"), "w", encoding="utf-8")
+             for split in ("train", "dev")}
+    try:
+        for f in files.values():
+            f.write("sentence\tlabel\n")
+        for snippet_id, rating, sentence in snippets:
+            if rating == 0:
+                counts["neutral"] += 1
+                continue
+            split, label = split_of(snippet_id), "positive" if rating > 0 else "negative"
+            files[split].write(f"{sentence}\t{label}\n")
+            counts[split, label] += 1
+    finally:
+        for f in files.values():
+            f.close()
+    return counts
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cache_dir", default="data")
+    parser.add_argument("--output_dir", default="data/sentiment")
+    args = parser.parse_args(argv)
+    counts = write_task(read_snippets(fetch(args.cache_dir, MOVIE_REVIEWS)), args.output_dir)
+    for split in ("train", "dev"):
+        n = {label: counts[split, label] for label in ("negative", "positive")}
+        print(f"{args.output_dir}/{split}.tsv: {sum(n.values())} sentences ({n['negative']} negative, "
+              f"{n['positive']} positive)")
+    print(f"left out {counts['neutral']} sentences rated exactly 0")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(cli.run(main))
