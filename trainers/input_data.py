@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
+import numpy as np
 import tensorflow as tf
 
 FEATURES = ("input_ids", "input_mask", "segment_ids")
@@ -31,15 +33,37 @@ def parse_examples(serialized, max_seq_length: int) -> dict:
     return {name: tf.cast(value, tf.int32) for name, value in parsed.items()}
 
 
+def scan_records(path: str) -> tuple[int, int | None]:
+    """(records readable from the start of TFRecord file `path`, byte offset of the first corrupt
+    record or None). TensorFlow's reader cannot resynchronise after a corrupt record, so
+    everything after it is unreadable."""
+    good = int(tf.data.TFRecordDataset(path).ignore_errors().reduce(np.int64(0), lambda n, _: n + 1))
+    try:
+        for _ in tf.data.TFRecordDataset(path).skip(good).take(1):
+            pass
+    except tf.errors.DataLossError as err:
+        found = re.search(r"corrupted record at (\d+)", err.message)
+        return good, int(found.group(1)) if found else -1
+    return good, None
+
+
+def corrupt_files(pattern: str) -> dict[str, tuple[int, int]]:
+    """{file: (records readable before the corruption, its byte offset)} for the corrupt files of `pattern`."""
+    scans = {path: scan_records(path) for path in sorted(tf.io.gfile.glob(pattern))}
+    return {path: (good, offset) for path, (good, offset) in scans.items() if offset is not None}
+
+
 def make_dataset(pattern: str, batch_size: int, max_seq_length: int, *, training: bool, seed: int,
-                 shuffle_buffer: int = 10_000, input_context: tf.distribute.InputContext | None = None
-                 ) -> tf.data.Dataset:
+                 shuffle_buffer: int = 10_000, input_context: tf.distribute.InputContext | None = None,
+                 record_limits: dict[str, int] | None = None) -> tf.data.Dataset:
     """Batches of `batch_size` (per input pipeline) examples.
 
     Training: this pipeline's shard of the files, shuffled, records interleaved
     and shuffled within each epoch, then repeated: every epoch holds each
     example exactly once, and the order is fixed by the seed (so the iterator
     state in a checkpoint resumes exactly). Evaluation: one ordered pass.
+    record_limits: {file: n} reads only the first n records of those files
+    (the readable part of a corrupt file).
     """
     files = sorted(tf.io.gfile.glob(pattern))
     if not files:
@@ -51,8 +75,13 @@ def make_dataset(pattern: str, batch_size: int, max_seq_length: int, *, training
         ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
     if training:
         ds = ds.shuffle(len(files), seed=seed)
-    ds = ds.interleave(tf.data.TFRecordDataset, cycle_length=min(8, len(files)),
-                       num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    read = tf.data.TFRecordDataset
+    if record_limits:
+        limits = tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(
+            list(record_limits), tf.constant(list(record_limits.values()), tf.int64)), default_value=-1)
+        read = lambda path: tf.data.TFRecordDataset(path).take(limits.lookup(path))  # noqa: E731
+    ds = ds.interleave(read, cycle_length=min(8, len(files)), num_parallel_calls=tf.data.AUTOTUNE,
+                       deterministic=True)
     if training:
         ds = ds.shuffle(shuffle_buffer, seed=seed).repeat()
     ds = ds.batch(batch_size, drop_remainder=training)

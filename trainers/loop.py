@@ -93,6 +93,12 @@ class Trainer:
             return tf.summary.create_file_writer(f"{self.model_dir}/{name}")
         return tf.summary.create_noop_writer()
 
+    def log_scalars(self, name: str, values: dict) -> None:
+        """Writes `values` to TensorBoard (model_dir/name) at the current step."""
+        with self._summary_writer(name).as_default(step=self.step):
+            for key, value in values.items():
+                tf.summary.scalar(key, float(value))
+
     @property
     def step(self) -> int:
         return int(self.optimizer.iterations.numpy())
@@ -216,7 +222,11 @@ class Trainer:
                 if switch is not None:
                     chunk = min(chunk, switch - step)
                 stage = self.task.stage_at(step)
-                chunk_totals, grad_norm = self._train_steps(self.train_iterator, tf.constant(chunk), stage)
+                try:
+                    chunk_totals, grad_norm = self._train_steps(self.train_iterator, tf.constant(chunk), stage)
+                except tf.errors.DataLossError as error:  # a corrupt record: keep the steps done, then stop
+                    self.manager.save(checkpoint_number=self.step)
+                    raise self.task.input_error(error, self.manager.latest_checkpoint) from None
                 self._check_finite(chunk_totals, float(grad_norm), stage)  # before anything is saved
                 totals = chunk_totals if totals is None else {k: totals[k] + v for k, v in chunk_totals.items()}
                 norms.append(float(grad_norm) * chunk)

@@ -37,6 +37,9 @@ def parse_args(argv):
     p.add_argument("--model_dir", required=True)
     p.add_argument("--strategy", default="auto", choices=STRATEGIES)
     p.add_argument("--tpu", default="", help="TPU name or grpc:// address (with --strategy=tpu or auto)")
+    p.add_argument("--skip_corrupt_records", action="store_true",
+                   help="read only the readable part of corrupt TFRecord files (counted and reported); by "
+                        "default a corrupt record stops training with an error naming the file")
     return p.parse_args(argv)
 
 
@@ -90,6 +93,11 @@ def print_heldout_comparison(metrics: dict, objective: str) -> None:
               f"AUC {metrics['disc_auc']:.4f} +- {se:.4f} (1 s.e.; 0.5 = chance)")
 
 
+def skipped_records(skipped: dict) -> float:
+    """Records left out of corrupt files (-1 for each file whose count the manifest lacks)."""
+    return float(sum(-1 if s["records_lost"] is None else s["records_lost"] for s in skipped.values()))
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     manifest = load_manifest(args.data)
@@ -102,9 +110,18 @@ def main(argv=None) -> int:
         write_run_files(args.model_dir, config, manifest)
     print(f"strategy {type(strategy).__name__} with {strategy.num_replicas_in_sync} replica(s); "
           f"data {manifest['splits']['train']['examples']} examples, vocab {manifest['vocab_size']}")
+    shard_examples = {shard["file"]: shard["examples"] for split in manifest["splits"].values()
+                      for shard in split.get("shards", [])}
     task = PretrainingTask(config, manifest["special_token_ids"], args.data, manifest["max_seq_length"],
-                           eval_pattern=args.eval_data)
+                           eval_pattern=args.eval_data, skip_corrupt_records=args.skip_corrupt_records,
+                           shard_examples=shard_examples)
+    for path, skipped in task.skipped.items():
+        lost = "the rest" if skipped["records_lost"] is None else f"{skipped['records_lost']} records"
+        print(f"skipping corrupt records: {path} from byte {skipped['offset']} ({lost}; "
+              f"{skipped['records_kept']} kept)")
     trainer = Trainer(task, strategy, args.model_dir)
+    if task.skipped:
+        trainer.log_scalars("train", {"skipped_corrupt_records": skipped_records(task.skipped)})
     step = trainer.restore()
     if step:
         print(f"resumed from {trainer.manager.latest_checkpoint} at step {step}")
@@ -116,6 +133,9 @@ def main(argv=None) -> int:
     trainer.train(evaluate_every=bool(args.eval_data))
     if args.eval_data and trainer.step >= config.train.num_steps:
         metrics = trainer.evaluate(config.train.eval_batches)
+        if task.skipped:
+            metrics["skipped_corrupt_records"] = skipped_records(task.skipped)
+            metrics["corrupt_files"] = task.skipped
         if chief:
             with tf.io.gfile.GFile(os.path.join(args.model_dir, "eval_results.json"), "w") as f:
                 json.dump(metrics, f, indent=2)

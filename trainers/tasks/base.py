@@ -12,6 +12,7 @@ import keras
 import tensorflow as tf
 
 from configs import TrainConfig
+from pipelines.cli import UserError
 
 
 class Task:
@@ -88,6 +89,12 @@ class Task:
     def evaluation_metrics(self, sums: dict, rows: dict, step: int, split: str) -> dict:
         """Metrics of a whole held-out pass from summed `sums` and concatenated `rows` (numpy)."""
         raise NotImplementedError
+
+    def input_error(self, error, checkpoint: str) -> Exception:
+        """The error to raise when reading the training data failed with `error` (a
+        tf.errors.DataLossError); the state before it was saved in `checkpoint`."""
+        return UserError(f"unreadable training data ({error.message.strip()}); the last good state is saved "
+                         f"in {checkpoint}")
 
     def describe_evaluation(self, metrics: dict) -> str:
         """One line of evaluation results."""
