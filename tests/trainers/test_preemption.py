@@ -7,17 +7,29 @@ import sys
 import time
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
-from tests.trainers.conftest import TINY_OVERRIDES
+from tests.trainers.conftest import TINY_OVERRIDES, write_word_task
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _pretrain(data_dir, model_dir, overrides=()):
-    args = [sys.executable, "-m", "trainers.pretrain", "--data", os.path.join(data_dir, "train-*"),
-            "--model_dir", str(model_dir), "--strategy", "cpu"]
-    args += [f"--override={o}" for o in TINY_OVERRIDES + list(overrides)]
+    args = ["trainers.pretrain", "--data", os.path.join(data_dir, "train-*"), "--model_dir", str(model_dir),
+            "--strategy", "cpu"] + [f"--override={o}" for o in TINY_OVERRIDES + list(overrides)]
+    return _start(args)
+
+
+def _finetune(pretrained, train, model_dir, overrides=()):
+    args = ["trainers.finetune", "--task=classification", "--init_checkpoint", pretrained, "--model_dir",
+            str(model_dir), "--train_file", train, "--eval_file", train, "--text_columns=text",
+            "--label_column=label", "--strategy=cpu"] + [f"--override={o}" for o in overrides]
+    return _start(args)
+
+
+def _start(args):
+    args = [sys.executable, "-m"] + args
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", TF_DETERMINISTIC_OPS="1")
     return subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)
@@ -37,18 +49,25 @@ def _weights(model_dir):
     return {n: reader.get_tensor(n) for n in names}
 
 
-def test_sigkill_at_a_random_step_then_resume_matches_an_uninterrupted_run(tiny_data, tmp_path):
+@pytest.mark.parametrize("kind", ["pretrain", "finetune"])
+def test_sigkill_at_a_random_step_then_resume_matches_an_uninterrupted_run(kind, tiny_data, pretrained_run, tmp_path):
     steps = ["train.num_steps=60", "train.checkpoint_every=2", "train.log_every=2", "train.steps_per_loop=1"]
-    straight = _pretrain(tiny_data, tmp_path / "straight", steps)
+    if kind == "pretrain":
+        run = lambda model_dir: _pretrain(tiny_data, model_dir, steps)  # noqa: E731
+    else:
+        train = write_word_task(tmp_path / "train.csv", 40)
+        options = steps + ["task.max_seq_length=16", "train.batch_size=8"]  # 60 steps: 12 epochs of 5 batches
+        run = lambda model_dir: _finetune(pretrained_run, train, model_dir, options)  # noqa: E731
+    straight = run(tmp_path / "straight")
     killed_dir = tmp_path / "killed"
-    killed = _pretrain(tiny_data, killed_dir, steps)
+    killed = run(killed_dir)
     kill_after = 2 * random.Random().randint(1, 10)  # well before the end (step 60)
     _wait_for(str(killed_dir / f"ckpt-{kill_after}.index"), killed)
     time.sleep(random.Random().uniform(0, 0.2))  # somewhere between checkpoints
     killed.send_signal(signal.SIGKILL)
     assert killed.wait() == -signal.SIGKILL  # killed mid-run, not finished
     assert straight.wait() == 0
-    resumed = _pretrain(tiny_data, killed_dir, steps)
+    resumed = run(killed_dir)
     output, _ = resumed.communicate()
     assert resumed.returncode == 0, output
     assert "resumed from" in output and "step 60/60" in output
