@@ -66,7 +66,12 @@ class ElectraPretrainer(keras.Model):
             if self.generator is None or config.sharing != "all":
                 self.discriminator = Encoder(disc_config, self.embeddings, name="discriminator")
             if config.objective != "replace_mlm":
-                self.discriminator_head = ReplacedTokenHead(disc_config, name="discriminator_head")
+                # Over all tokens an untrained generator's samples replace ~mask_rate of them;
+                # electra_15's masked positions have no fixed base rate (see ReplacedTokenHead).
+                prior = config.mask_rate if config.objective != "electra_15" else 0.5
+                self.discriminator_head = ReplacedTokenHead(
+                    disc_config, prior=prior, name="discriminator_head"
+                )
             if config.objective in ("replace_mlm", "all_tokens_mlm"):
                 self.discriminator_mlm_head = MaskedLMHead(
                     disc_config, self.embeddings, name="discriminator_mlm_head"
