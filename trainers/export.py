@@ -13,7 +13,8 @@ tokenizes it in the graph with the run's tokenizer (trainers/serving/):
   classification and regression runs (trainers.finetune): classifier.py,
     text (or text_a, text_b for pair tasks; `--pair` for the user's pair
     data) -> probabilities, classes and label, or score;
-  SQuAD runs: squad.py, question, context -> answer.
+  SQuAD runs: squad.py, question, context -> answer (dispatched in
+    `serving_module`).
 
 assets.extra/tf_serving_warmup_requests holds the requests TF Serving replays
 on loading (warmup.py).
@@ -132,6 +133,10 @@ def version_dir(base: str, version: int | None) -> str:
 
 def export(model_dir: str, output: str, version: int | None = None, pair: bool = False) -> str:
     """Writes run `model_dir` as version `version` under `output` (see module doc); returns its directory."""
+    seeds = sorted(tf.io.gfile.glob(os.path.join(model_dir, "seed_*")))
+    if seeds and not tf.io.gfile.exists(os.path.join(model_dir, run_directory.CONFIG)):
+        raise run_directory.RunDirectoryError(f"{model_dir} holds the runs of several seeds (trainers.finetune "
+                                              f"--seeds); export one of them, e.g. {seeds[0]}")
     config = run_directory.read_config(model_dir)
     run_directory.require_checkpoint(model_dir)
     target = version_dir(output, version)

@@ -116,11 +116,12 @@ def replay_warmup(model, saved_model: str, outputs_path: str) -> bool:
     request<i>/<name> arrays), then checks that a request missing an input and one of the wrong
     dtype are refused. True if all went as expected."""
     requests = read_warmup_requests(saved_model)
-    saved = {}
+    saved, calls = {}, []
     for i, request in enumerate(requests):
         serve = model.signatures[request.model_spec.signature_name or "serving_default"]
         inputs = {k: tf.constant(tf.make_ndarray(v)) for k, v in request.inputs.items()}
         out = serve(**inputs)
+        calls.append((serve, inputs))
         saved.update({f"request{i}/{k}": _array(v) for k, v in out.items()})
         saved.update({f"request{i}/input/{k}": _array(v) for k, v in inputs.items()})
         print(f"warmup request {i}: {request.model_spec.signature_name} "
@@ -128,20 +129,20 @@ def replay_warmup(model, saved_model: str, outputs_path: str) -> bool:
               f"{', '.join(f'{k} {tuple(v.shape)} {v.dtype.name}' for k, v in sorted(out.items()))}")
     if outputs_path:
         np.savez(outputs_path, **saved)
-    ok = bool(requests)
-    if requests:
-        serve = model.signatures[requests[0].model_spec.signature_name or "serving_default"]
-        inputs = {k: tf.constant(tf.make_ndarray(v)) for k, v in requests[0].inputs.items()}
-        first = sorted(inputs)[0]
-        for what, bad in ((f"without {first!r}", {k: v for k, v in inputs.items() if k != first}),
-                          (f"with int32 {first!r}", {**inputs, first: tf.zeros(inputs[first].shape, tf.int32)})):
-            try:
-                serve(**bad)
-            except (TypeError, ValueError, tf.errors.InvalidArgumentError) as err:
-                print(f"refused a request {what}: {type(err).__name__}: {str(err).splitlines()[0][:200]}")
-            else:
-                print(f"ACCEPTED a request {what}")
-                ok = False
+    if not calls:
+        print("NO warmup requests")
+        return False
+    serve, inputs = calls[0]
+    first, ok = sorted(inputs)[0], True
+    for what, bad in ((f"without {first!r}", {k: v for k, v in inputs.items() if k != first}),
+                      (f"with int32 {first!r}", {**inputs, first: tf.zeros(inputs[first].shape, tf.int32)})):
+        try:
+            serve(**bad)
+        except (TypeError, ValueError, tf.errors.InvalidArgumentError) as err:
+            print(f"refused a request {what}: {type(err).__name__}: {str(err).splitlines()[0][:200]}")
+        else:
+            print(f"ACCEPTED a request {what}")
+            ok = False
     return ok
 
 
@@ -154,6 +155,8 @@ def main(argv=None) -> int:
     p.add_argument("--replay_warmup", action="store_true", help="run the warmup requests and malformed ones")
     p.add_argument("--outputs", default="", help="with --replay_warmup: save the outputs to this .npz file")
     args = p.parse_args(argv)
+    if args.outputs and not args.replay_warmup:
+        p.error("--outputs needs --replay_warmup")
 
     saved_model = version_directory(args.saved_model)
     model = tf.saved_model.load(saved_model)

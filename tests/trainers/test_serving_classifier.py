@@ -165,6 +165,9 @@ def test_versions_count_up_and_are_never_overwritten(run, tmp_path):
 def test_directories_that_cannot_be_exported_are_one_clear_error(run, tmp_path):
     with pytest.raises(run_directory.RunDirectoryError, match=f"{tmp_path / 'config.json'} not found"):
         export(str(tmp_path), str(tmp_path / "serving"))
+    (tmp_path / "seed_1").mkdir()
+    with pytest.raises(run_directory.RunDirectoryError, match=f"several seeds .* e.g. {tmp_path / 'seed_1'}"):
+        export(str(tmp_path), str(tmp_path / "serving"))
     with pytest.raises(run_directory.RunDirectoryError, match=f"no checkpoint in {run['pretrained']}"):
         export(run["pretrained"], str(tmp_path / "serving"))
     squad = str(tmp_path / "squad")

@@ -48,7 +48,8 @@ def test_in_graph_inputs_equal_the_fine_tuning_features(tokenizer, encoder, pair
     expected, truncated = encode_texts(tokenizer, TEXTS_A, texts_b, SEQ)
     assert truncated == (3 if pair else 1)
     encode = tf.function(encoder.encode, autograph=False)  # as in the SavedModel: batch size unknown
-    got = {k: v.numpy() for k, v in encode(tf.constant(TEXTS_A), None if texts_b is None else tf.constant(texts_b)).items()}
+    got = encode(tf.constant(TEXTS_A), None if texts_b is None else tf.constant(texts_b))
+    got = {k: v.numpy() for k, v in got.items()}
     length = got["input_ids"].shape[1]
     assert length == SEQ  # the longest example fills max_seq_length; padding to it
     for name in expected:
