@@ -81,6 +81,7 @@ def test_signature_gives_the_fine_tuned_models_probabilities_and_label(run, refe
     assert out["label"].tolist() == [[b"negative", b"positive"][i] for i in expected.argmax(-1)]
     alone = serve(text=tf.constant(TEXTS[2:3]))["probabilities"].numpy()  # padding does not matter
     np.testing.assert_allclose(alone[0], expected[2], atol=1e-5)
+    assert serve(text=tf.constant([], tf.string))["probabilities"].shape == (0, 2)
 
 
 def test_clean_process_replays_the_warmup_requests_and_classifies_sentences(run, reference, tmp_path):

@@ -60,6 +60,8 @@ def test_in_graph_inputs_equal_the_fine_tuning_features(tokenizer, encoder, pair
     # A short batch is padded only to its own longest example.
     short = encoder.encode(tf.constant(["w1", ""]), None if not pair else tf.constant(["", "w2"]))
     assert short["input_ids"].numpy().tolist() == ([[2, 6, 3, 3], [2, 3, 7, 3]] if pair else [[2, 6, 3], [2, 3, 0]])
+    empty = encode(tf.constant([], tf.string), None if not pair else tf.constant([], tf.string))
+    assert {k: tuple(v.shape) for k, v in empty.items()} == {k: (0, 2) for k in expected}
 
 
 def test_pairs_of_unequal_batch_sizes_are_refused(encoder):

@@ -43,7 +43,8 @@ class TextEncoder(tf.Module):
 
     def encode(self, texts_a: tf.Tensor, texts_b: tf.Tensor | None = None) -> dict:
         """(B,) strings (and (B,) second texts) -> {"input_ids", "input_mask", "segment_ids"}
-        (B, L) int32, L the batch's longest example (<= max_seq_length), padded with [PAD]."""
+        (B, L) int32, L the batch's longest example (<= max_seq_length), padded with [PAD]; an empty
+        batch is valid."""
         ids_a = self.tokenizer.tokenize(texts_a)
         batch = tf.shape(texts_a, out_type=tf.int64)[0]
         cls = tf.fill([batch, 1], tf.constant(self.special_ids["cls"], tf.int64))
@@ -62,6 +63,8 @@ class TextEncoder(tf.Module):
             segments = [0, 0, 0, 1, 1]
         ids = tf.concat(parts, axis=1)
         segment_ids = tf.concat([tf.zeros_like(part) + s for part, s in zip(parts, segments)], axis=1)
-        return {"input_ids": tf.cast(ids.to_tensor(default_value=self.special_ids["pad"]), tf.int32),
-                "input_mask": tf.cast(tf.ones_like(ids).to_tensor(default_value=0), tf.int32),
-                "segment_ids": tf.cast(segment_ids.to_tensor(default_value=0), tf.int32)}
+        # At least [CLS] [SEP] wide, so that an empty batch gives (0, 2) inputs and (0, ...) outputs.
+        shape = tf.stack([batch, tf.maximum(ids.bounding_shape(axis=1), 2)])
+        return {"input_ids": tf.cast(ids.to_tensor(default_value=self.special_ids["pad"], shape=shape), tf.int32),
+                "input_mask": tf.cast(tf.ones_like(ids).to_tensor(default_value=0, shape=shape), tf.int32),
+                "segment_ids": tf.cast(segment_ids.to_tensor(default_value=0, shape=shape), tf.int32)}
