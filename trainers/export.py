@@ -138,6 +138,8 @@ def export(model_dir: str, output: str, version: int | None = None, pair: bool =
         raise run_directory.RunDirectoryError(f"{model_dir} holds the runs of several seeds (trainers.finetune "
                                               f"--seeds); export one of them, e.g. {seeds[0]}")
     config = run_directory.read_config(model_dir)
+    if pair and not isinstance(config, FinetuneConfig):
+        raise ExportError(f"{model_dir}: a pre-training run; --pair is for fine-tuned pair tasks")
     run_directory.require_checkpoint(model_dir)
     target = version_dir(output, version)
     module, max_seq_length = serving_module(model_dir, config, pair)

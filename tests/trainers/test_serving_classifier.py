@@ -171,6 +171,8 @@ def test_directories_that_cannot_be_exported_are_one_clear_error(run, tmp_path):
         export(str(tmp_path), str(tmp_path / "serving"))
     with pytest.raises(run_directory.RunDirectoryError, match=f"no checkpoint in {run['pretrained']}"):
         export(run["pretrained"], str(tmp_path / "serving"))
+    with pytest.raises(ExportError, match="a pre-training run; --pair is for fine-tuned pair tasks"):
+        export(run["pretrained"], str(tmp_path / "serving"), pair=True)
     squad = str(tmp_path / "squad")
     shutil.copytree(run["model_dir"], squad)
     with open(os.path.join(squad, "config.json")) as f:
