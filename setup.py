@@ -9,6 +9,7 @@ RUNTIME = [
     "tensorflow==2.20.0",
     "keras==3.15.1",
     "tensorflow-text==2.20.1",
+    "tensorflow-serving-api==2.20.0",  # PredictionLog protos of the SavedModel's warmup requests
     "tf-models-official==2.20.0",
     "tf-keras==2.20.1",  # what tf-models-official imports; never used by models/
     "apache-beam==2.77.0",
