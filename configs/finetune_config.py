@@ -29,6 +29,10 @@ class TaskConfig:
 
     name: str = "classification"
     max_seq_length: int = 128
+    # The input's text columns, comma-separated (one text or a pair), and the label column:
+    # set from GLUE's files or --text_columns / --label_column; export serves that many texts.
+    text_columns: str = ""
+    label_column: str = ""
     doc_stride: int = 128  # SQuAD: tokens between the starts of a long context's windows
     max_query_length: int = 64  # SQuAD: question tokens kept
     max_answer_length: int = 30  # SQuAD: longest answer span, in tokens
@@ -48,6 +52,10 @@ class TaskConfig:
     @property
     def is_squad(self) -> bool:
         return self.name in SQUAD_TASKS
+
+    @property
+    def num_texts(self) -> int:
+        return len([c for c in self.text_columns.split(",") if c])
 
 
 @dataclasses.dataclass(frozen=True)

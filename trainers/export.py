@@ -1,5 +1,5 @@
 """Exports a run as a SavedModel for TF Serving: `python -m trainers.export --model_dir=RUN --output=BASE
-[--version=N] [--pair]`.
+[--version=N]`.
 
 Writes version N of the model to BASE/N/, the layout TF Serving watches
 (default N: one more than the highest version in BASE, 1 for the first); an
@@ -11,8 +11,8 @@ tokenizes it in the graph with the run's tokenizer (trainers/serving/):
   pre-trained runs (trainers.pretrain, trainers.convert): discriminator.py,
     text -> per-token replaced probabilities;
   classification and regression runs (trainers.finetune): classifier.py,
-    text (or text_a, text_b for pair tasks; `--pair` for the user's pair
-    data) -> probabilities, classes and label, or score;
+    text (or text_a, text_b when the run's task.text_columns names two) ->
+    probabilities, classes and label, or score;
   SQuAD runs: squad.py, question, context -> answer (dispatched in
     `serving_module`).
 
@@ -27,7 +27,7 @@ import sys
 
 import tensorflow as tf
 
-from configs import GLUE_TASKS, FinetuneConfig, PretrainConfig
+from configs import FinetuneConfig, PretrainConfig
 from models.finetuning_model import FinetuningModel
 from models.pretrainer import ElectraPretrainer
 from pipelines import cli
@@ -37,7 +37,6 @@ from trainers.serving.classifier import TextClassifier
 from trainers.serving.discriminator import ReplacedTokenDetector
 from trainers.serving.text_encoder import TextEncoder
 from trainers.serving.warmup import warmup_inputs, write_warmup_requests
-from trainers.tasks import glue_data
 
 SIGNATURE = "serving_default"
 
@@ -85,18 +84,7 @@ def text_encoder(model_dir: str, max_seq_length: int) -> TextEncoder:
                        max_seq_length)
 
 
-def is_pair_task(config: FinetuneConfig, pair: bool, model_dir: str) -> bool:
-    """Whether the task takes two texts: GLUE's tasks say so themselves, the user's take `pair`."""
-    if config.task.name not in GLUE_TASKS:
-        return pair
-    glue_pair = len(glue_data.TASKS[config.task.name].texts) == 2
-    if pair and not glue_pair:
-        raise ExportError(f"{model_dir}: --pair given, but {config.task.name} takes one text")
-    return glue_pair
-
-
-def serving_module(model_dir: str, config: PretrainConfig | FinetuneConfig,
-                   pair: bool = False) -> tuple[tf.Module, int]:
+def serving_module(model_dir: str, config: PretrainConfig | FinetuneConfig) -> tuple[tf.Module, int]:
     """(module with a `serve` tf.function, its maximum length in tokens) for run `model_dir`."""
     if isinstance(config, PretrainConfig):
         pretrainer, data = load_pretrainer(model_dir)
@@ -113,7 +101,7 @@ def serving_module(model_dir: str, config: PretrainConfig | FinetuneConfig,
                           "(trainers/serving/squad.py is missing)")
     labels = None if config.task.is_regression else run_directory.read_labels(model_dir)
     classifier = TextClassifier(load_finetuned(model_dir), text_encoder(model_dir, length), labels,
-                                is_pair_task(config, pair, model_dir))
+                                config.task.num_texts == 2)
     return classifier, length
 
 
@@ -132,18 +120,16 @@ def version_dir(base: str, version: int | None) -> str:
     return path
 
 
-def export(model_dir: str, output: str, version: int | None = None, pair: bool = False) -> str:
+def export(model_dir: str, output: str, version: int | None = None) -> str:
     """Writes run `model_dir` as version `version` under `output` (see module doc); returns its directory."""
     seeds = sorted(tf.io.gfile.glob(os.path.join(model_dir, "seed_*")))
     if seeds and not tf.io.gfile.exists(os.path.join(model_dir, run_directory.CONFIG)):
         raise run_directory.RunDirectoryError(f"{model_dir} holds the runs of several seeds (trainers.finetune "
                                               f"--seeds); export one of them, e.g. {seeds[0]}")
     config = run_directory.read_config(model_dir)
-    if pair and not isinstance(config, FinetuneConfig):
-        raise ExportError(f"{model_dir}: a pre-training run; --pair is for fine-tuned pair tasks")
     run_directory.require_checkpoint(model_dir)
     target = version_dir(output, version)
-    module, max_seq_length = serving_module(model_dir, config, pair)
+    module, max_seq_length = serving_module(model_dir, config)
     temporary = os.path.join(output, f"tmp-{os.path.basename(target)}-{os.getpid()}")
     try:
         tf.saved_model.save(module, temporary, signatures={SIGNATURE: module.serve})
@@ -163,10 +149,8 @@ def main(argv=None) -> int:
                    "or trainers.finetune")
     p.add_argument("--output", required=True, help="the model's base directory; writes OUTPUT/VERSION/")
     p.add_argument("--version", type=int, default=None, help="default: one more than the highest in OUTPUT")
-    p.add_argument("--pair", action="store_true", help="the fine-tuned task classifies pairs of texts "
-                   "(the user's data with two --text_columns; GLUE tasks know this themselves)")
     args = p.parse_args(argv)
-    export(args.model_dir, args.output, args.version, args.pair)
+    export(args.model_dir, args.output, args.version)
     return 0
 
 

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from configs import finetune_config, get_config, with_vocab_size
+from configs import get_config, with_vocab_size
 from models.finetuning_model import FinetuningModel
 from pipelines.tokenization import Tokenizer
 from tests.trainers.conftest import TINY_OVERRIDES, write_data
 from trainers import finetune, run_directory
-from trainers.export import ExportError, export, is_pair_task, load_finetuned, main, text_encoder, version_dir
+from trainers.export import ExportError, export, load_finetuned, main, text_encoder, version_dir
 from trainers.pretrain import write_run_files
 from trainers.serving.classifier import TextClassifier
 from trainers.text_features import encode_texts
@@ -136,13 +136,9 @@ def test_pair_regression_signature_gives_the_models_score(run, reference):
     np.testing.assert_allclose(out["score"].numpy(), expected, atol=1e-5)
 
 
-def test_glue_tasks_know_whether_they_take_pairs():
-    encoder = with_vocab_size(get_config("tiny"), 64).model.encoder
-    assert is_pair_task(finetune_config("mnli", encoder), False, "run")
-    assert not is_pair_task(finetune_config("sst2", encoder), False, "run")
-    assert is_pair_task(finetune_config("classification", encoder), True, "run")
-    with pytest.raises(ExportError, match="run: --pair given, but sst2 takes one text"):
-        is_pair_task(finetune_config("sst2", encoder), True, "run")
+def test_the_run_records_its_text_columns(run):
+    config = run_directory.read_config(run["model_dir"])
+    assert (config.task.text_columns, config.task.label_column, config.task.num_texts) == ("sentence", "label", 1)
 
 
 def test_versions_count_up_and_are_never_overwritten(run, tmp_path):
@@ -171,8 +167,6 @@ def test_directories_that_cannot_be_exported_are_one_clear_error(run, tmp_path):
         export(str(tmp_path), str(tmp_path / "serving"))
     with pytest.raises(run_directory.RunDirectoryError, match=f"no checkpoint in {run['pretrained']}"):
         export(run["pretrained"], str(tmp_path / "serving"))
-    with pytest.raises(ExportError, match="a pre-training run; --pair is for fine-tuned pair tasks"):
-        export(run["pretrained"], str(tmp_path / "serving"), pair=True)
     squad = str(tmp_path / "squad")
     shutil.copytree(run["model_dir"], squad)
     with open(os.path.join(squad, "config.json")) as f:
