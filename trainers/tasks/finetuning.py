@@ -39,7 +39,10 @@ class FinetuningTask(Task):
         return {name: tf.constant(value[:1]) for name, value in split.items()}
 
     def train_dataset(self, batch_size, context):
-        return in_memory_batches(self.features["train"], batch_size, self.config.train.seed, context)
+        # An evaluation-only run has no "train" split: its iterator (restored, never drawn from)
+        # runs over the first split.
+        features = self.features["train"] if "train" in self.features else next(iter(self.features.values()))
+        return in_memory_batches(features, batch_size, self.config.train.seed, context)
 
     def eval_dataset(self, batch_size, split):
         if split not in self.features:

@@ -1,0 +1,1 @@
+"""In-graph serving modules placed in SavedModels by trainers.export."""
