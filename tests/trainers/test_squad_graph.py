@@ -181,3 +181,28 @@ def test_span_search_picks_the_best_valid_span_across_windows():
     assert one["start"].numpy()[:, :2].tolist() == [[0, 6], [9, 12]]
     assert one["end"].numpy()[:, :2].tolist() == [[2, 8], [11, 14]]
     assert np.isinf(one["score"].numpy()[0, 2:]).all() and one["start"].numpy()[0, 2:].tolist() == [-1, -1]
+
+
+def test_sentencepiece_pieces_map_to_the_characters_they_cover(tmp_path):
+    from pipelines import build_vocab
+    rng = np.random.default_rng(0)
+    lines = [" ".join(f"w{i}" for i in rng.integers(0, 59, 12)) + " (café). naïve" for _ in range(2000)]
+    (tmp_path / "spm.model").write_bytes(build_vocab.learn_sentencepiece(lines, 30, lowercase=True))
+    tokenizer = Tokenizer(str(tmp_path / "spm.model"), lowercase=True)
+    tokenizer.featurizers = {}
+    context = "W1 w2 (Café). naïve w58\u00a0w3 \u2603x"
+    answer = (context.index("Café"), context.index("Café") + 4)
+    out = featurize(tokenizer, ["w1"], [context], [answer], max_seq_length=48)
+    ids, starts, ends = (out[k][0][out["segment_ids"][0] == 1][:-1] for k in ("input_ids", "start_char", "end_char"))
+    # Each piece with text covers its own characters (U+2581 marks a word's start, "\u2581" alone covers
+    # nothing and may neither start nor end an answer); together they cover every word.
+    covered = ""
+    for piece, start, end in zip((tokenizer.vocab[i] for i in ids), starts, ends):
+        text = piece.removeprefix("\u2581")
+        assert (start >= 0) == (end >= 0) == (text != "")
+        if piece != "[UNK]":
+            assert context[start:end].lower() == text
+        covered += context[start:end]
+    assert covered == "".join(context.split())
+    shift = int(((out["segment_ids"][0] == 0) & (out["input_mask"][0] == 1)).sum())  # [CLS] question [SEP]
+    assert (starts[out["start_positions"][0] - shift], ends[out["end_positions"][0] - shift]) == answer
