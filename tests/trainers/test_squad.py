@@ -41,6 +41,10 @@ def write_squad(path, version_2: bool, paragraphs: int, seed: int, long_words: i
         articles.append({"title": f"t{p}", "paragraphs": [{"context": context, "qas": qas}]})
     if training:
         articles[0]["paragraphs"][0]["qas"][0]["answers"][0]["answer_start"] += 1
+        paragraph = articles[-1]["paragraphs"][0]
+        paragraph["context"] += " \u200b"
+        paragraph["qas"].append({"id": "unseen", "question": "w1", "is_impossible": False,
+                                 "answers": [{"text": "\u200b", "answer_start": len(paragraph["context"]) - 1}]})
     with open(path, "w") as f:
         json.dump({"version": "v2.0" if version_2 else "1.1", "data": articles}, f)
 
@@ -73,10 +77,9 @@ def finetune(args) -> str:
 @pytest.fixture(scope="module")
 def squad_v2_run(pretrained, squad_dir, tmp_path_factory):
     model_dir = str(tmp_path_factory.mktemp("squad_v2"))
-    args = ["--task", "squad_v2", "--model_dir", model_dir, "--data_dir", squad_dir, "--strategy", "cpu",
-            "--predict_file", os.path.join(squad_dir, "dev-v2.0.json")]
-    log = finetune(args + ["--init_checkpoint", pretrained, "--override=train.batch_size=8",
-                           "--override=task.doc_stride=8"])
+    args = ["--task", "squad_v2", "--model_dir", model_dir, "--data_dir", squad_dir, "--strategy", "cpu"]
+    log = finetune(args + ["--init_checkpoint", pretrained, "--predict_file", os.path.join(squad_dir, "dev-v2.0.json"),
+                           "--override=train.batch_size=8", "--override=task.doc_stride=8"])
     return model_dir, args, log
 
 
@@ -94,16 +97,20 @@ def windows(squad_dir, name, skip=()):
     """Windows of 32 tokens, doc_stride 8, of a file's questions: every word is one piece."""
     count = 0
     for qid, question, context in dev_questions(squad_dir, name):
-        room, pieces = 32 - len(question.split()) - 3, len(context.split())
+        room, pieces = 32 - len(question.split()) - 3, len(context.replace("\u200b", "").split())
         count += 0 if qid in skip else 1 + -(-max(0, pieces - room) // min(room, 8))
     return count
 
 
 def test_squad_v2_fine_tunes_evaluates_and_writes_predictions(squad_v2_run, squad_dir):
     model_dir, _, log = squad_v2_run
-    # 40 training questions, one with its answer off its offset: left out and reported.
-    assert "train-v2.0.json: 39 questions, left out: 1 answer text not at its answer_start (first: id 'q0')" in log
-    assert f"train: 39 questions, {windows(squad_dir, 'train-v2.0.json', skip=('q0',))} windows of 32 tokens" in log
+    # 41 training questions, one with its answer off its offset, one whose answer has no word
+    # piece: left out and reported.
+    assert "train-v2.0.json: 40 questions, left out: 1 answer text not at its answer_start (first: id 'q0')" in log
+    assert ("train-v2.0.json: 39 questions, left out: 1 answer covers no word piece (first: id 'unseen'); "
+            "1 answer text not at its answer_start (first: id 'q0')") in log
+    train_windows = windows(squad_dir, "train-v2.0.json", skip=("q0", "unseen"))
+    assert f"train: 39 questions, {train_windows} windows of 32 tokens" in log
     assert f"dev: 12 questions, {windows(squad_dir, 'dev-v2.0.json')} windows" in log
     dev = read(os.path.join(model_dir, "eval_results.json"))["dev"]
     assert dev["questions"] == 12 and dev["HasAns_total"] == 9 and dev["NoAns_total"] == 3
@@ -150,7 +157,7 @@ def test_squad_v1_fine_tunes_and_evaluates(pretrained, squad_dir, tmp_path):
     log = finetune(["--task", "squad_v1", "--init_checkpoint", pretrained, "--random_init", "--model_dir",
                     str(tmp_path), "--data_dir", squad_dir, "--strategy", "cpu", "--override=train.batch_size=8",
                     "--override=train.num_steps=2"])
-    assert "train-v1.1.json: 29 questions, left out: 1 answer text not at its answer_start" in log
+    assert "train-v1.1.json: 30 questions, left out: 1 answer text not at its answer_start" in log
     dev = read(os.path.join(tmp_path, "eval_results.json"))["dev"]
     assert set(dev) == {"exact", "f1", "questions", "windows", "batches"} and dev["questions"] == 9
     assert 0 <= dev["exact"] <= dev["f1"] <= 100

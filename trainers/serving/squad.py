@@ -15,7 +15,7 @@ fine-tuning evaluates with:
     no_answer_score (B,) float32: the no-answer logit (minus the highest answerability logit
       of the context's windows; the scale of null_odds.json);
     has_answer (B,) bool: no_answer_score <= null_threshold (fine-tuning chooses it on dev:
-      eval_results.json's dev best_f1_thresh; `from_run` reads it).
+      eval_results.json's dev best_f1_thresh; `from_run` reads it) and a span was found.
 """
 from __future__ import annotations
 
@@ -84,5 +84,5 @@ class SquadServer(tf.Module):
                   "score": spans["score"][:, 0]}
         if self.version_2:
             result["no_answer_score"] = spans["no_answer"]
-            result["has_answer"] = spans["no_answer"] <= self.null_threshold
+            result["has_answer"] = (spans["no_answer"] <= self.null_threshold) & (start >= 0)
         return result

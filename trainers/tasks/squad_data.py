@@ -99,15 +99,14 @@ class SquadData:
                 windows, found = cut_windows(featurizer, values, TRAIN_FEATURES if training else EVAL_FEATURES)
                 if training:
                     lost = np.flatnonzero((values["answer_start"] >= 0) & ~found)
-                    for row in lost:
-                        self.splits[split].skip(ANSWER_WITHOUT_TOKENS, self.splits[split].ids[row])
                     windows = {k: v[~np.isin(windows["example"], lost)] for k, v in windows.items() if k != "example"}
-                    if lost.size:
+                    if lost.size and not self._tasks:  # the same questions for every setting
+                        self.splits[split].leave_out(lost, ANSWER_WITHOUT_TOKENS)
                         logger.info(self.splits[split].report())
                 else:
                     windows["window"] = np.arange(len(windows["example"]), dtype=np.int32)
-                logger.info(f"{split}: {len(values['question']) - (lost.size if training else 0)} questions, "
-                            f"{len(windows['input_ids'])} windows of {task.max_seq_length} tokens")
+                logger.info(f"{split}: {len(self.splits[split])} questions, {len(windows['input_ids'])} windows of "
+                            f"{task.max_seq_length} tokens")
                 out[split] = windows
             self._tasks[task] = out
         return self._tasks[task]

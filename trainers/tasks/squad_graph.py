@@ -62,8 +62,8 @@ def context_words(context):
     count = tf.reduce_sum(tf.cast(first, tf.int64))
     letters = tf.RaggedTensor.from_value_rowids(tf.boolean_mask(flat, ~space), tf.boolean_mask(word, ~space),
                                                 nrows=count)
-    splits = tf.RaggedTensor.from_value_rowids(tf.boolean_mask(row, first), tf.boolean_mask(row, first),
-                                               nrows=tf.shape(context, out_type=tf.int64)[0]).row_splits
+    splits = tf.ragged.segment_ids_to_row_splits(tf.boolean_mask(row, first),
+                                                 tf.shape(context, out_type=tf.int64)[0])
     return tf.strings.unicode_encode(letters, "UTF-8"), tf.boolean_mask(position, first), letters.row_lengths(), splits
 
 

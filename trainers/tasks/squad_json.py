@@ -52,12 +52,15 @@ class SquadSplit:
         self.skipped[reason] += 1
         self.first_skipped.setdefault(reason, qid)
 
-    def keep(self, rows: np.ndarray) -> None:
-        """Keeps only the questions at `rows` (sorted indices)."""
+    def leave_out(self, rows: np.ndarray, reason: str) -> None:
+        """Leaves out the questions at `rows` (indices), counted under `reason`."""
+        for row in rows:
+            self.skip(reason, self.ids[row])
+        keep = np.setdiff1d(np.arange(len(self)), rows)
         for name in ("ids", "questions", "contexts"):
             values = getattr(self, name)
-            setattr(self, name, [values[i] for i in rows])
-        self.answer_start, self.answer_end = self.answer_start[rows], self.answer_end[rows]
+            setattr(self, name, [values[i] for i in keep])
+        self.answer_start, self.answer_end = self.answer_start[keep], self.answer_end[keep]
 
     def report(self) -> str:
         """One line: questions kept and those left out, by reason."""
