@@ -19,10 +19,11 @@ HEADS = ("classification", "span")
 class FinetuningModel(keras.Model):
     """Call: {"input_ids", "input_mask", "segment_ids"} (B, T) int ->
     head "classification": {"logits": (B, num_outputs)};
-    head "span": {"start_logits", "end_logits": (B, T), "answerable_logits": (B,)}.
+    head "span": SpanHead's outputs, the end given features["start_positions"] (B,) when
+    present (training), else given each of the `beam_size` likeliest starts.
     """
 
-    def __init__(self, config: EncoderConfig, head: str, num_outputs: int = 1, **kwargs):
+    def __init__(self, config: EncoderConfig, head: str, num_outputs: int = 1, beam_size: int = 20, **kwargs):
         super().__init__(**kwargs)
         if head not in HEADS:
             raise ValueError(f"unknown head {head!r}; choose one of {HEADS}")
@@ -32,15 +33,14 @@ class FinetuningModel(keras.Model):
         if head == "classification":
             self.head = ClassificationHead(num_outputs, config.dropout_rate, name="classifier")
         else:
-            self.head = SpanHead(name="span_head")
+            self.head = SpanHead(beam_size, name="span_head")
 
     def call(self, features, training=None):
         mask = features["input_mask"]
         hidden = self.encoder(features["input_ids"], mask, features["segment_ids"], training=training)
         if self.head_kind == "classification":
             return {"logits": self.head(hidden, training=training)}
-        start, end, answerable = self.head(hidden, mask)
-        return {"start_logits": start, "end_logits": end, "answerable_logits": answerable}
+        return self.head(hidden, mask, features["segment_ids"], features.get("start_positions"))
 
     def layer_depths(self) -> list[int]:
         """Per trainable variable (model order): 0 for embeddings and their projection, i + 1 for

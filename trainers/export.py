@@ -13,8 +13,8 @@ tokenizes it in the graph with the run's tokenizer (trainers/serving/):
   classification and regression runs (trainers.finetune): classifier.py,
     text (or text_a, text_b when the run's task.text_columns names two) ->
     probabilities, classes and label, or score;
-  SQuAD runs: squad.py, question, context -> answer (dispatched in
-    `serving_module`).
+  SQuAD runs: squad.py, question, context -> answer text, character
+    start/end, score (and for 2.0 the no-answer score and decision).
 
 assets.extra/tf_serving_warmup_requests holds the requests TF Serving replays
 on loading (warmup.py).
@@ -35,6 +35,7 @@ from trainers import run_directory
 from trainers.checkpointing import restore_weights
 from trainers.serving.classifier import TextClassifier
 from trainers.serving.discriminator import ReplacedTokenDetector
+from trainers.serving.squad import SquadServer
 from trainers.serving.text_encoder import TextEncoder
 from trainers.serving.warmup import warmup_inputs, write_warmup_requests
 
@@ -96,9 +97,7 @@ def serving_module(model_dir: str, config: PretrainConfig | FinetuneConfig) -> t
         return ReplacedTokenDetector(pretrainer, encoder, vocab), data["max_seq_length"]
     length = config.task.max_seq_length
     if config.task.is_squad:
-        # The SQuAD module (trainers/serving/squad.py: question, context -> answer) plugs in here.
-        raise ExportError(f"{model_dir}: {config.task.name} runs cannot be exported by this version "
-                          "(trainers/serving/squad.py is missing)")
+        return SquadServer.from_run(model_dir), length
     labels = None if config.task.is_regression else run_directory.read_labels(model_dir)
     classifier = TextClassifier(load_finetuned(model_dir), text_encoder(model_dir, length), labels,
                                 config.task.num_texts == 2)

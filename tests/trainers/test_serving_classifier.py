@@ -1,8 +1,6 @@
 import csv
-import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 
@@ -167,13 +165,4 @@ def test_directories_that_cannot_be_exported_are_one_clear_error(run, tmp_path):
         export(str(tmp_path), str(tmp_path / "serving"))
     with pytest.raises(run_directory.RunDirectoryError, match=f"no checkpoint in {run['pretrained']}"):
         export(run["pretrained"], str(tmp_path / "serving"))
-    squad = str(tmp_path / "squad")
-    shutil.copytree(run["model_dir"], squad)
-    with open(os.path.join(squad, "config.json")) as f:
-        config = json.load(f)
-    config["task"]["name"] = "squad_v1"
-    with open(os.path.join(squad, "config.json"), "w") as f:
-        json.dump(config, f)
-    with pytest.raises(ExportError, match="squad_v1 runs cannot be exported"):
-        export(squad, str(tmp_path / "serving"))
     assert not os.path.exists(tmp_path / "serving")
