@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from configs import PretrainConfig
 from models.pretrainer import ElectraPretrainer
-from models.rtd_loss import loss_weights, replica_loss, rtd_metrics, rtd_statistics
+from models.rtd_loss import LOSS_COUNTS, loss_weights, replica_loss, rtd_metrics, rtd_statistics
 from models.two_stage import init_discriminator_from_generator, stage_at, stage_variables
 from trainers import baselines
 from trainers.checkpointing import model_state, restore_weights
@@ -124,8 +124,8 @@ class RtdTrainer:
         variables = stage_variables(self.model, stage)
         with tf.GradientTape() as tape:
             stats = rtd_statistics(self.model(batch, training=True))
-            mlm_count, disc_count = ctx.all_reduce(SUM, [stats["mlm_count"], stats["disc_count"]])
-            loss = replica_loss(stats, mlm_count, disc_count, self.config.model, stage)
+            counts = dict(zip(LOSS_COUNTS, ctx.all_reduce(SUM, [stats[k] for k in LOSS_COUNTS])))
+            loss = replica_loss(stats, counts, self.config.model, stage)
             if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
                 loss = self.optimizer.scale_loss(loss)
         grads = tape.gradient(loss, variables)
