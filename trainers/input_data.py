@@ -58,3 +58,12 @@ def make_dataset(pattern: str, batch_size: int, max_seq_length: int, *, training
     ds = ds.batch(batch_size, drop_remainder=training)
     ds = ds.map(lambda x: parse_examples(x, max_seq_length), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def two_segment_fraction(pattern: str, max_seq_length: int, max_examples: int = 1000) -> float:
+    """Fraction of the first `max_examples` examples of `pattern` (file order) that have a
+    second segment (segment id 1 on a real token)."""
+    dataset = make_dataset(pattern, max_examples, max_seq_length, training=False, seed=0)
+    batch = next(iter(dataset.take(1)))
+    two = tf.reduce_any((batch["segment_ids"] > 0) & (batch["input_mask"] > 0), axis=1)
+    return float(tf.reduce_mean(tf.cast(two, tf.float32)))
