@@ -146,7 +146,7 @@ class ElectraPretrainer(keras.Model):
         """Generator logits (B, P, V) at positions (B, P) of the masked input (B, T)."""
         return self.generator_outputs(masked_ids, input_mask, segment_ids, positions, training)[1]
 
-    def _select_spans(self, input_ids, input_mask, keys):
+    def _select_spans(self, input_ids, input_mask, special, keys):
         """(positions, weights) of whole-word / n-gram masking, or None for token masking."""
         c = self.config
         if c.masking == "token":
@@ -154,7 +154,7 @@ class ElectraPretrainer(keras.Model):
         return select_span_positions(
             input_ids,
             input_mask,
-            special_ids=(self.special_ids["pad"], self.special_ids["cls"], self.special_ids["sep"]),
+            special_ids=special,
             continuation=self.word_continuation,
             mask_rate=c.mask_rate,
             max_predictions=c.max_predictions_per_seq,
@@ -194,7 +194,7 @@ class ElectraPretrainer(keras.Model):
             random_token_fraction=BERT_RANDOM_FRACTION if bert else 0.0,
             vocab_size=c.encoder.vocab_size,
             keys=keys,
-            selection=self._select_spans(input_ids, input_mask, keys),
+            selection=self._select_spans(input_ids, input_mask, special, keys),
         )
         generator_hidden, mlm_logits = self.generator_outputs(
             masked.input_ids, input_mask, segment_ids, masked.positions, training=training
