@@ -31,9 +31,15 @@ class ProgressLog:
         self._first = False
         rate = self._timed_steps / self._timed_seconds if self._timed_seconds else steps_done / elapsed
         eta = (self.total_steps - step) / rate if rate else float("inf")
+        extra = ""  # sentence order, adversarial generator training
+        if "sop_loss" in metrics:
+            extra += f" | sop {metrics['sop_loss']:.4f} sop_acc {metrics['sop_accuracy']:.3f}"
+        if "generator_reward" in metrics:
+            extra += f" | reward {metrics['generator_reward']:.4f}"
         self.log(
             f"step {step}/{self.total_steps} | loss {metrics['loss']:.3f} mlm {metrics['mlm_loss']:.3f} "
             f"disc {metrics['disc_loss']:.4f} | disc_acc {metrics['disc_accuracy']:.3f} "
-            f"mlm_acc {metrics['mlm_accuracy']:.3f} | lr {metrics['learning_rate']:.2e} "
+            f"mlm_acc {metrics['mlm_accuracy']:.3f} mlm_entropy {metrics['generator_entropy']:.2f}{extra} "
+            f"| lr {metrics['learning_rate']:.2e} "
             f"| {rate:.2f} steps/s {metrics['tokens_per_sec']:,.0f} tok/s | ETA {format_duration(eta)}",
         )
