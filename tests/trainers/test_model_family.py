@@ -89,6 +89,8 @@ def test_pretrain_logs_evaluates_and_exports_the_combined_options(two_segment_da
     out = capsys.readouterr().out
     assert "ngram masking: word boundaries from the data's vocabulary" in out
     assert "sentence-order accuracy" in out and "generator entropy" in out
+    step_line = next(line for line in out.splitlines() if line.startswith("step 4/4"))
+    assert all(part in step_line for part in ("mlm_entropy", "sop_acc", "reward"))
     train = scalars(tmp_path / "train")
     assert {"sop_loss", "sop_accuracy", "generator_entropy", "policy_loss", "baseline_loss",
             "generator_reward"} <= set(train)
