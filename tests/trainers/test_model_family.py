@@ -1,5 +1,7 @@
-"""ALBERT's SOP, n-gram / whole-word masking and sharing ablations, adversarial ELECTRA and
-GDES through the real trainer: training, exact resume, logs, TensorBoard, export, data checks."""
+"""ALBERT's SOP, n-gram masking and sharing ablations, adversarial ELECTRA and GDES through
+the real trainer: training, logs, TensorBoard, evaluation, resume, export, data checks.
+(Exact resume is the loop's: every new weight and table is a model variable, checkpointed
+like the rest; tests/trainers/test_rtd_trainer.py checks it.)"""
 import json
 import math
 import os
@@ -9,8 +11,8 @@ import pytest
 import tensorflow as tf
 
 from tests.trainers.conftest import SEQ, TINY_OVERRIDES, VOCAB, write_data
-from tests.trainers.test_rtd_trainer import make_trainer, weights
-from tests.trainers.test_run_options import scalars
+from tests.trainers.test_rtd_trainer import make_trainer
+from tests.trainers.test_run_options import model_tensors, scalars
 from trainers.export import export, load_pretrainer
 from trainers.input_data import load_manifest
 from trainers.pretrain import main as pretrain_main
@@ -19,9 +21,8 @@ from trainers.pretrain import word_continuation
 QUIET = lambda _: None  # noqa: E731
 ALBERT = ["model.objective=mlm", "model.sentence_order=true", "model.masking=ngram",
           "model.encoder.num_hidden_groups=1", "train.optimizer=lamb"]
-# Each option alone; SOP, n-gram masking and GDES train together in COMBINED (with adversarial).
+# Alone; SOP, n-gram masking, GDES and adversarial training also train together in COMBINED.
 OPTIONS = {
-    "whole_word": ["model.masking=whole_word"],
     "adversarial": ["model.generator_training=adversarial"],
     "albert_shared_attention": ALBERT + ["model.encoder.layer_sharing=attention"],
 }
@@ -63,25 +64,9 @@ def test_option_trains_and_reports_its_metrics(two_segment_data, tmp_path, name)
         assert metrics["generator_reward"] > 0 and metrics["baseline_loss"] > 0
     else:
         assert "policy_loss" not in metrics
-    if name == "whole_word":
-        flags = next(np.asarray(v) for v in trainer.model.variables if "word_continuation" in v.path)
-        assert flags.sum() == 14 and flags[8] == 1  # "##w3" has id 8
 
 
-def test_combined_options_resume_exactly(two_segment_data, tmp_path):
-    straight = family_trainer(two_segment_data, tmp_path / "a", COMBINED + ["train.num_steps=8"])
-    straight.train(log=QUIET)
-    interrupted = family_trainer(two_segment_data, tmp_path / "b", COMBINED + ["train.num_steps=8"])
-    interrupted.train(log=QUIET, until_step=4)
-    del interrupted
-    resumed = make_trainer(two_segment_data, tmp_path / "b", COMBINED + ["train.num_steps=8"])
-    assert resumed.restore() == 4  # the word boundaries come back from the checkpoint
-    resumed.train(log=QUIET)
-    for a, b in zip(weights(straight), weights(resumed), strict=True):
-        np.testing.assert_array_equal(a, b)
-
-
-def test_pretrain_logs_evaluates_and_exports_the_combined_options(two_segment_data, tmp_path, capsys):
+def test_pretrain_logs_evaluates_resumes_and_exports_the_combined_options(two_segment_data, tmp_path, capsys):
     args = ["--data", os.path.join(two_segment_data, "train-*"), "--eval_data",
             os.path.join(two_segment_data, "heldout-*"), "--model_dir", str(tmp_path), "--strategy", "cpu"]
     args += [f"--override={o}" for o in TINY_OVERRIDES + COMBINED + ["train.num_steps=4", "train.eval_batches=2"]]
@@ -99,6 +84,12 @@ def test_pretrain_logs_evaluates_and_exports_the_combined_options(two_segment_da
         rel=1e-5)
     results = json.loads((tmp_path / "eval_results.json").read_text())
     assert {"sop_accuracy", "generator_entropy", "mlm_accuracy", "disc_auc"} <= set(results)
+    # Resuming takes the word boundaries from the checkpoint ("##w3" is id 8; 14 "##" pieces).
+    assert pretrain_main([a.replace("num_steps=4", "num_steps=6") for a in args]) == 0
+    out = capsys.readouterr().out
+    assert "resumed from" in out and "word boundaries" not in out and "step 6/6" in out
+    [flags] = [t for t in model_tensors(tmp_path / "ckpt-6") if t.shape == (64,) and set(np.unique(t)) == {0, 1}]
+    assert flags.sum() == 14 and flags[8] == 1
 
     serve = tf.saved_model.load(export(str(tmp_path), str(tmp_path / "saved_model"))).signatures["serving_default"]
     out = serve(text=tf.constant(["w1 w2 w3 w7"]))
