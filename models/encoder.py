@@ -12,6 +12,7 @@ from keras import ops
 
 from configs import EncoderConfig
 from models.embeddings import EmbeddingBlock, truncated_normal
+from models.layer_sharing import tie_sublayers
 
 
 def gelu(x):
@@ -63,7 +64,9 @@ class Encoder(keras.layers.Layer):
     Call: input_ids, input_mask, segment_ids, each (B, T) int -> (B, T, H).
     The embedding block is passed in so that two encoders can share it. With
     `num_hidden_groups` G < L, `layers` holds G distinct layers and layer i
-    of the stack runs `layers[layer_groups(L, G)[i]]` (cross-layer sharing).
+    of the stack runs `layers[layer_groups(L, G)[i]]` (cross-layer sharing);
+    with `layer_sharing` "attention" or "ffn" it holds L layers that share
+    only those blocks within a group.
     """
 
     def __init__(self, config: EncoderConfig, embeddings: EmbeddingBlock, **kwargs):
@@ -73,10 +76,13 @@ class Encoder(keras.layers.Layer):
         self.projection = None
         if embeddings.config.embedding_size != config.hidden_size:
             self.projection = keras.layers.Dense(config.hidden_size, name="embedding_projection")
-        self.layers = [
-            TransformerLayer(config, name=f"layer_{i}") for i in range(config.num_groups)
-        ]
-        self.schedule = layer_groups(config.num_layers, config.num_groups)
+        partial = config.layer_sharing != "all"  # ALBERT's ablations: models.layer_sharing
+        count = config.num_layers if partial else config.num_groups
+        self.layers = [TransformerLayer(config, name=f"layer_{i}") for i in range(count)]
+        self.schedule = layer_groups(config.num_layers, count)
+        if partial:
+            groups = layer_groups(config.num_layers, config.num_groups)
+            tie_sublayers(self.layers, groups, config.layer_sharing)
 
     def call(self, input_ids, input_mask, segment_ids, training=None):
         x = self.embeddings(input_ids, segment_ids, training=training)

@@ -15,18 +15,21 @@ import sys
 import tensorflow as tf
 
 from configs import PretrainConfig, get_config, with_vocab_size
+from models.word_boundaries import continuation_flags
 from pipelines import cli
 from pipelines.cli import UserError
+from pipelines.vocabulary import parse_vocab
 from trainers import baselines, run_directory
 from trainers.distribution import STRATEGIES, make_strategy, worker_input_context
-from trainers.input_data import load_manifest
+from trainers.input_data import load_manifest, two_segment_fraction
 from trainers.loop import Trainer
 from trainers.tasks.pretraining import RTD_OBJECTIVES, PretrainingTask
 
 
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--config", default="tiny", help="preset: tiny, small, base, large")
+    p.add_argument("--config", default="tiny",
+                   help="preset: tiny, small, base, large, albert_base, albert_large, albert_xlarge, albert_xxlarge")
     p.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
                    help="dotted config override, repeatable, e.g. train.num_steps=1000")
     p.add_argument("--data", required=True, help="glob of training TFRecords")
@@ -58,7 +61,17 @@ def resolve_config(args, manifest: dict) -> PretrainConfig:
     if manifest["max_seq_length"] > config.model.encoder.max_position_embeddings:
         raise UserError(f"data max_seq_length {manifest['max_seq_length']} exceeds "
                          f"max_position_embeddings {config.model.encoder.max_position_embeddings}")
+    if config.model.sentence_order and not two_segment_fraction(args.data, manifest["max_seq_length"]):
+        raise UserError(f"model.sentence_order needs two-segment examples, but the first examples of "
+                         f"{args.data} all have one segment")
     return config
+
+
+def word_continuation(manifest: dict):
+    """(V,) flags of the data vocabulary's pieces that continue a word (whole-word/n-gram masking)."""
+    with tf.io.gfile.GFile(os.path.join(manifest["directory"], manifest["vocab_file"])) as f:
+        pieces = parse_vocab(f.read())
+    return continuation_flags(pieces, manifest.get("tokenizer", {"type": "wordpiece"})["type"])
 
 
 def write_run_files(model_dir: str, config: PretrainConfig, manifest: dict) -> None:
@@ -84,6 +97,9 @@ def print_heldout_comparison(metrics: dict, objective: str) -> None:
               f"-> {'beats' if disc_ok else 'DOES NOT beat'} it")
     print(f"  generator masked-token accuracy {metrics['mlm_accuracy']:.4f} vs most-frequent-token "
           f"{metrics['most_frequent_token_accuracy']:.4f} -> {'beats' if gen_ok else 'DOES NOT beat'} it")
+    print(f"  generator entropy {metrics['generator_entropy']:.4f} nats per masked position")
+    if "sop_accuracy" in metrics:
+        print(f"  sentence-order accuracy {metrics['sop_accuracy']:.4f} (0.5 = chance)")
     if objective in RTD_OBJECTIVES:
         counted = metrics["tokens"] if objective == "electra" else metrics["masked_positions"]
         positives = metrics["replaced_fraction"] * counted
@@ -130,6 +146,9 @@ def main(argv=None) -> int:
     if not step and config.model.generator == "unigram":
         trainer.model.set_unigram_counts(task.count_tokens())
         print("unigram generator set from the training data's token counts")
+    if not step and config.model.masking != "token":
+        trainer.model.set_word_continuation(word_continuation(manifest))
+        print(f"{config.model.masking} masking: word boundaries from the data's vocabulary")
     trainer.train(evaluate_every=bool(args.eval_data))
     if args.eval_data and trainer.step >= config.train.num_steps:
         metrics = trainer.evaluate(config.train.eval_batches)

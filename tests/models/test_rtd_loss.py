@@ -180,24 +180,30 @@ def test_copy_mechanism_matches_direct_mixture():
 
 
 @pytest.mark.parametrize(
-    "objective,expected",
+    "overrides,expected",
     [
-        ("electra", (1.0, 50.0)),
-        ("electra_15", (1.0, 50.0)),
-        ("mlm", (1.0, 0.0)),
-        ("replace_mlm", (1.0, 1.0)),
-        ("all_tokens_mlm", (1.0, 1.0)),
+        (["model.objective=electra"], (1.0, 50.0, 0.0, 0.0)),
+        (["model.objective=electra_15"], (1.0, 50.0, 0.0, 0.0)),
+        (["model.objective=mlm"], (1.0, 0.0, 0.0, 0.0)),
+        (["model.objective=replace_mlm"], (1.0, 1.0, 0.0, 0.0)),
+        (["model.objective=all_tokens_mlm"], (1.0, 1.0, 0.0, 0.0)),
+        (["model.objective=mlm", "model.sentence_order=true", "model.sop_weight=2"], (1.0, 0.0, 2.0, 0.0)),
+        # Adversarial: the REINFORCE surrogate takes the MLM loss's place and weight.
+        (["model.generator_training=adversarial", "model.mlm_weight=3"], (0.0, 50.0, 0.0, 3.0)),
     ],
 )
-def test_loss_weights_and_replica_loss(objective, expected):
-    config = get_config("small", [f"model.objective={objective}"]).model
+def test_loss_weights_and_replica_loss(overrides, expected):
+    config = get_config("small", overrides).model
     assert loss_weights(config) == expected
-    stats = {"mlm_loss_sum": 6.0, "disc_loss_sum": 4.0}
-    # Replica sums over global counts: 1 * 6/3 + w * 4/8.
-    assert float(replica_loss(stats, 3.0, 8.0, config)) == pytest.approx(
-        expected[0] * 2 + expected[1] * 0.5
+    stats = {"mlm_loss_sum": 6.0, "disc_loss_sum": 4.0, "sop_loss_sum": 3.0,
+             "policy_loss_sum": -1.5, "baseline_loss_sum": 2.1}
+    counts = {"mlm_count": 3.0, "disc_count": 8.0, "sop_count": 2.0}
+    # Replica sums over global counts: w_mlm 6/3 + w_disc 4/8 + w_sop 3/2 + w_policy (-1.5 + 2.1)/3.
+    mlm, disc, sop, policy = expected
+    assert float(replica_loss(stats, counts, config)) == pytest.approx(
+        mlm * 2 + disc * 0.5 + sop * 1.5 + policy * 0.2
     )
-    assert loss_weights(config, "generator") == (1.0, 0.0)
-    assert loss_weights(config, "discriminator") == (0.0, 50.0)
+    assert loss_weights(config, "generator") == (config.mlm_weight, 0.0, 0.0, 0.0)
+    assert loss_weights(config, "discriminator") == (0.0, 50.0, sop, 0.0)
     with pytest.raises(ValueError, match="unknown training stage"):
-        loss_weights(config, "adversarial")
+        loss_weights(config, "third")
