@@ -20,6 +20,9 @@ RUNTIME = [
     "resiliparse==2.0.1",  # HTML main-text extraction and encoding detection
     "tqdm==4.70.1",
 ]
+# Keras 3's JAX backend, for benchmarks/accelerator_throughput.py (CPU wheels; on a GPU
+# machine install jax[cuda12] of the same version instead).
+JAX = ["jax==0.10.2", "jaxlib==0.10.2"]
 
 setup(
     name="electra-tf",
@@ -29,7 +32,8 @@ setup(
     packages=find_packages(include=["configs", "pipelines", "models", "trainers"]),
     install_requires=RUNTIME,
     extras_require={
-        "dev": ["pytest==9.2.0"],
+        "dev": ["pytest==9.2.0", *JAX],
         "gcp": ["apache-beam[gcp]==2.77.0"],
+        "jax": JAX,
     },
 )

@@ -41,7 +41,8 @@ import tf_keras
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from configs import ModelConfig, get_config  # noqa: E402
+from benchmarks.model_flops import FLOP_FORMULA, train_flops_per_sequence  # noqa: E402
+from configs import get_config  # noqa: E402
 from models.rtd_loss import discriminator_statistics, masked_lm_statistics  # noqa: E402
 from trainers.distribution import make_strategy  # noqa: E402
 from trainers.rtd_trainer import RtdTrainer  # noqa: E402
@@ -52,30 +53,6 @@ PARTS = ("masking", "generator_forward_backward", "sampling", "discriminator_for
 CPU_FEATURES = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16", "avx_vnni",
                 "amx_tile", "amx_bf16", "amx_int8", "amx_fp16")
 SPECIAL = {"pad": 0, "unk": 1, "cls": 2, "sep": 3, "mask": 4}
-FLOP_FORMULA = (
-    "6 x matmul multiply-adds per sequence (2 FLOPs each, x3 for forward + backward); per sequence "
-    "= T x [disc(T) + gen(T) + H^2 + H] + P x (Hg x E + E x V), where for an encoder of width h, "
-    "FFN f, L layers: enc(T) = E x h + L x (4h^2 + 2hf + 2Th) per token (embedding projection, "
-    "Q/K/V/output, FFN, attention scores QK^T and probabilities x V); H^2 + H is the discriminator "
-    "head on all T tokens, Hg x E + E x V the generator's masked-LM head on the P masked positions. "
-    "Embedding lookups, LayerNorm, softmax, GELU, biases, sampling and the optimizer are not counted.")
-
-
-def train_flops_per_sequence(model: ModelConfig, length: int) -> float:
-    """Matmul FLOPs of one training step (forward + backward) per sequence of `length` tokens."""
-    d, g = model.encoder, model.generator_encoder()
-    e, v = d.embedding_size, d.vocab_size
-    predictions = min(model.max_predictions_per_seq, length)
-
-    def per_token(c):
-        h = c.hidden_size
-        return e * h + c.num_layers * (4 * h * h + 2 * h * c.intermediate_size + 2 * length * h)
-
-    macs = length * (per_token(d) + per_token(g) + d.hidden_size ** 2 + d.hidden_size)
-    macs += predictions * (g.hidden_size * e + e * v)
-    return 6.0 * macs
-
-
 def write_records(directory: str, vocab_size: int, count: int = 64) -> str:
     """Full-length [CLS] w.. [SEP] examples with random word ids; returns the file pattern."""
     rng = np.random.default_rng(0)

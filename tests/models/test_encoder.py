@@ -4,6 +4,7 @@ import pathlib
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from configs import EncoderConfig
 from models.embeddings import EmbeddingBlock
@@ -37,6 +38,32 @@ def test_gelu_is_exact_erf():
     np.testing.assert_allclose(np.asarray(gelu(x)), exact, atol=1e-6)
     tanh_approx = 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))
     assert np.abs(exact - tanh_approx).max() > 1e-4  # so the test tells them apart
+
+
+def test_gelu_gradient_is_cdf_plus_x_times_density():
+    x = tf.constant(np.linspace(-6, 6, 1001).astype("float32"))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = gelu(x)
+    grad = tape.gradient(y, x).numpy()
+    v = x.numpy().astype(np.float64)
+    cdf = 0.5 * (1 + np.vectorize(math.erf)(v / math.sqrt(2)))
+    np.testing.assert_allclose(grad, cdf + v * np.exp(-v * v / 2) / math.sqrt(2 * math.pi), atol=1e-6)
+
+
+def test_explicit_attention_equals_the_fused_path():
+    """Training with attention dropout takes the explicit path; with its mask switched
+    off it gives what dot_product_attention gives (inference)."""
+    encoder = small_encoder(dropout_rate=0.0, attention_dropout_rate=0.1)
+    f = make_features(batch=2)
+    layer = encoder.layers[0]
+    x = encoder.projection(encoder.embeddings(f["input_ids"], f["segment_ids"]))
+    bias = attention_bias(f["input_mask"])
+    fused = np.asarray(layer(x, bias, training=False))
+    dropped = np.asarray(layer(x, bias, training=True))
+    assert np.abs(dropped - fused).max() > 1e-3  # attention dropout is applied in training
+    layer.attention_probs_dropout.call = lambda probs, training=None: probs
+    np.testing.assert_allclose(np.asarray(layer(x, bias, training=True)), fused, atol=2e-6)
 
 
 def test_albert_groups_share_layers_across_the_stack():
