@@ -103,6 +103,14 @@ def test_sparse_cross_entropy_and_its_written_out_gradient():
     np.testing.assert_allclose(grad, probs * upstream[:, None], atol=1e-6)
 
 
+def test_mlm_accuracy_takes_the_first_of_tied_logits():
+    outputs = fixed_outputs(0, b=2, p=3, v=7)
+    outputs["mlm_logits"] = np.zeros((2, 3, 7), "float32")  # a uniform generator
+    outputs["mlm_targets"] = np.array([[0, 3, 0], [6, 0, 2]], "int32")
+    outputs["mlm_weights"] = np.ones((2, 3), "float32")
+    assert float(rtd_metrics(rtd_statistics(outputs))["mlm_accuracy"]) == pytest.approx(3 / 6)
+
+
 def test_electra_15_weights_restrict_the_discriminator_loss():
     outputs = fixed_outputs(2, b=8, t=32)
     rng = np.random.default_rng(5)
