@@ -70,8 +70,9 @@ class ElectraOptimizer(keras.optimizers.Optimizer):
         m, v = self._m[i], self._v[i]
         g = ops.cast(gradient, variable.dtype)
         lr = ops.cast(learning_rate, variable.dtype)
-        self.assign(m, self.beta_1 * m + (1.0 - self.beta_1) * g)
-        self.assign(v, self.beta_2 * v + (1.0 - self.beta_2) * ops.square(g))
+        # m <- beta_1 m + (1 - beta_1) g, as m + (g - m)(1 - beta_1): two passes over m, not three.
+        self.assign_add(m, (g - m) * (1.0 - self.beta_1))
+        self.assign_add(v, (ops.square(g) - v) * (1.0 - self.beta_2))
         m_hat, v_hat = m, v
         if self.bias_correction:
             t = ops.cast(self.iterations + 1, variable.dtype)
