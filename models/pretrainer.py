@@ -48,7 +48,7 @@ class ElectraPretrainer(keras.Model):
     state is a variable (it is saved in checkpoints, so a resumed run draws what
     the original would); each example's draws are hashes of that word, its ids
     and positions (models.hash_random), so they do not depend on how the batch
-    is split across replicas. Dropout masks do depend on the split (Keras seeds them).
+    is split across replicas. Dropout masks do depend on the split (models.dropout).
     """
 
     def __init__(self, config: ModelConfig, special_ids: dict, seed: int = 0, **kwargs):
