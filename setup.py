@@ -23,6 +23,9 @@ RUNTIME = [
 ]
 # Beam's DaskRunner on a Dask `distributed` cluster (README, "Other Beam runners").
 DASK = ["dask==2026.8.0", "distributed==2026.8.0"]
+# Keras 3's JAX backend, for benchmarks/accelerator_throughput.py (CPU wheels; on a GPU
+# machine install jax[cuda12] of the same version instead).
+JAX = ["jax==0.10.2", "jaxlib==0.10.2"]
 
 setup(
     name="electra-tf",
@@ -32,8 +35,9 @@ setup(
     packages=find_packages(include=["configs", "pipelines", "models", "trainers"]),
     install_requires=RUNTIME,
     extras_require={
-        "dev": ["pytest==9.2.0", *DASK],
+        "dev": ["pytest==9.2.0", *DASK, *JAX],
         "gcp": ["apache-beam[gcp]==2.77.0"],
         "dask": DASK,
+        "jax": JAX,
     },
 )

@@ -16,6 +16,7 @@ import keras
 from keras import ops
 
 from models.embeddings import EmbeddingBlock, embedding_sum
+from models.layer_norm import layer_norm
 
 
 class DisentangledEmbeddings(keras.layers.Layer):
@@ -61,10 +62,10 @@ class DisentangledEmbeddings(keras.layers.Layer):
             segment_ids,
         )
         norm = s.layer_norm
-        x = ops.layer_normalization(
+        x = layer_norm(
             x,
             self._combined(norm.gamma, self.gamma_residual),
             self._combined(norm.beta, self.beta_residual),
-            epsilon=norm.epsilon,
+            norm.epsilon,
         )
         return s.dropout(ops.cast(x, self.compute_dtype), training=training)  # its dropout, too

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 # TransformerLayer attributes that make up each block.
 BLOCKS = {
-    "attention": ("attention", "attention_norm"),
+    "attention": ("query", "key", "value", "attention_output", "attention_norm"),
     "ffn": ("intermediate", "output_dense", "output_norm"),
 }
 

@@ -62,7 +62,7 @@ class ElectraPretrainer(keras.Model):
     state is a variable (it is saved in checkpoints, so a resumed run draws what
     the original would); each example's draws are hashes of that word, its ids
     and positions (models.hash_random), so they do not depend on how the batch
-    is split across replicas. Dropout masks do depend on the split (Keras seeds them).
+    is split across replicas. Dropout masks do depend on the split (models.dropout).
     """
 
     def __init__(self, config: ModelConfig, special_ids: dict, seed: int = 0, **kwargs):
@@ -167,22 +167,19 @@ class ElectraPretrainer(keras.Model):
         hidden = self.discriminator(input_ids, input_mask, segment_ids, training=training)
         return self.discriminator_head(hidden)
 
-    def call(self, features, training=None):
-        c = self.config
-        input_ids = ops.cast(features["input_ids"], "int32")
-        input_mask = ops.cast(features["input_mask"], "int32")
-        segment_ids = ops.cast(features["segment_ids"], "int32")
+    def mask(self, input_ids, input_mask, segment_ids):
+        """Draws this call's row keys (B,) uint32 from the seed state, swaps the segments of
+        the rows drawn for sentence order, and masks. Returns (keys, MaskedBatch, input_ids and
+        segment_ids (B, T) after the swap, {"sop_labels", "sop_weights"} or {})."""
+        c, bert = self.config, self.config.objective == "mlm"
         special = (self.special_ids["pad"], self.special_ids["cls"], self.special_ids["sep"])
-        bert = c.objective == "mlm"
         keys = hash_random.row_keys(input_ids, self.seed_generator)
-        outputs = {}
+        sop = {}
         if c.sentence_order:
             two_segments = two_segment_rows(segment_ids, input_mask)
             swap = swap_draws(keys) & two_segments
             input_ids, segment_ids = swap_segments(input_ids, segment_ids, input_mask, swap)
-            outputs.update(
-                sop_labels=ops.cast(swap, "int32"), sop_weights=ops.cast(two_segments, "float32")
-            )
+            sop = {"sop_labels": ops.cast(swap, "int32"), "sop_weights": ops.cast(two_segments, "float32")}
         masked = mask_tokens(
             input_ids,
             input_mask,
@@ -196,6 +193,26 @@ class ElectraPretrainer(keras.Model):
             keys=keys,
             selection=self._select_spans(input_ids, input_mask, special, keys),
         )
+        return keys, masked, input_ids, segment_ids, sop
+
+    def corrupt(self, input_ids, input_mask, keys, masked, mlm_logits):
+        """Samples (B, P) from the generator's logits (B, P, V) at the masked positions and
+        puts them in place: (sampled_ids, corrupted ids (B, T), labels (B, T) 1 = replaced)."""
+        sample_keys = hash_random.random_bits(
+            keys[:, None], masked.positions, hash_random.SAMPLE_KEYS
+        )
+        sampled = gumbel_max_sample(mlm_logits, self.config.temperature, sample_keys)
+        corrupted, labels = replace_tokens(
+            input_ids, input_mask, masked.positions, masked.weights, sampled
+        )
+        return sampled, corrupted, labels
+
+    def call(self, features, training=None):
+        c = self.config
+        input_ids = ops.cast(features["input_ids"], "int32")
+        input_mask = ops.cast(features["input_mask"], "int32")
+        segment_ids = ops.cast(features["segment_ids"], "int32")
+        keys, masked, input_ids, segment_ids, outputs = self.mask(input_ids, input_mask, segment_ids)
         generator_hidden, mlm_logits = self.generator_outputs(
             masked.input_ids, input_mask, segment_ids, masked.positions, training=training
         )
@@ -207,14 +224,11 @@ class ElectraPretrainer(keras.Model):
             mlm_logits=mlm_logits,
             input_mask=input_mask,
         )
-        if bert:
+        if c.objective == "mlm":
             if c.sentence_order:
                 outputs["sop_logits"] = self.sentence_order_head(generator_hidden)
             return outputs
-        sample_keys = hash_random.random_bits(
-            keys[:, None], masked.positions, hash_random.SAMPLE_KEYS
-        )
-        sampled = gumbel_max_sample(mlm_logits, c.temperature, sample_keys)
+        sampled, corrupted, labels = self.corrupt(input_ids, input_mask, keys, masked, mlm_logits)
         if c.generator_training == "adversarial":
             log_probs = ops.log_softmax(ops.cast(mlm_logits, "float32") / c.temperature, axis=-1)
             outputs.update(
@@ -225,9 +239,6 @@ class ElectraPretrainer(keras.Model):
                     gather_positions(generator_hidden, masked.positions)
                 ),
             )
-        corrupted, labels = replace_tokens(
-            input_ids, input_mask, masked.positions, masked.weights, sampled
-        )
         outputs.update(sampled_ids=sampled, disc_input_ids=corrupted, disc_labels=labels)
         hidden = self.discriminator(corrupted, input_mask, segment_ids, training=training)
         if c.sentence_order:

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from configs import get_config
 from models.rtd_loss import (
@@ -11,6 +12,7 @@ from models.rtd_loss import (
     replica_loss,
     rtd_metrics,
     rtd_statistics,
+    sparse_cross_entropy,
 )
 
 
@@ -79,6 +81,34 @@ def test_matches_numpy_definition(seed):
     got = {k: float(v) for k, v in rtd_metrics(stats, 1.0, 50.0).items()}
     for name, value in numpy_reference(outputs, 1.0, 50.0).items():
         assert got[name] == pytest.approx(value, rel=1e-5), name
+
+
+def test_sparse_cross_entropy_and_its_written_out_gradient():
+    rng = np.random.default_rng(4)
+    logits = tf.constant(rng.normal(size=(6, 50)).astype("float32") * 4)
+    logits = tf.concat([logits, tf.constant([[200.0] + [0.0] * 49])], axis=0)  # a loss past 87 nats
+    targets = np.array([0, 3, 49, 7, 7, 21, 5], "int32")
+    upstream = rng.normal(size=7).astype("float32")
+    with tf.GradientTape() as tape:
+        tape.watch(logits)
+        losses = sparse_cross_entropy(logits, targets)
+        total = tf.reduce_sum(losses * upstream)
+    grad = tape.gradient(total, logits).numpy()
+    x = logits.numpy().astype(np.float64)
+    reference = -np.take_along_axis(log_softmax(x), targets[:, None], 1)[:, 0]
+    np.testing.assert_allclose(losses.numpy()[:6], reference[:6], rtol=1e-5)
+    assert losses.numpy()[6] == pytest.approx(87.34, abs=0.01) and reference[6] == pytest.approx(200)
+    probs = np.exp(log_softmax(x))
+    probs[np.arange(7), targets] -= 1
+    np.testing.assert_allclose(grad, probs * upstream[:, None], atol=1e-6)
+
+
+def test_mlm_accuracy_takes_the_first_of_tied_logits():
+    outputs = fixed_outputs(0, b=2, p=3, v=7)
+    outputs["mlm_logits"] = np.zeros((2, 3, 7), "float32")  # a uniform generator
+    outputs["mlm_targets"] = np.array([[0, 3, 0], [6, 0, 2]], "int32")
+    outputs["mlm_weights"] = np.ones((2, 3), "float32")
+    assert float(rtd_metrics(rtd_statistics(outputs))["mlm_accuracy"]) == pytest.approx(3 / 6)
 
 
 def test_electra_15_weights_restrict_the_discriminator_loss():
