@@ -58,8 +58,13 @@ class FinetuningModel(keras.Model):
 def copy_encoder_weights(source: Encoder, target: Encoder) -> int:
     """Copies every weight of encoder `source` (embeddings included) into `target`, which has
     the same sizes; random-seed states are left alone. Returns the number of variables copied."""
-    pairs = [(s, t) for s, t in zip(source.variables, target.variables, strict=True)
-             if "seed_generator" not in s.path]
+    def weights(encoder):
+        return [v for v in encoder.variables if "seed_generator" not in v.path]
+
+    source_weights, target_weights = weights(source), weights(target)
+    if len(source_weights) != len(target_weights):
+        raise ValueError(f"the encoders differ: {len(source_weights)} weights to copy into {len(target_weights)}")
+    pairs = list(zip(source_weights, target_weights))
     for s, t in pairs:
         if tuple(s.shape) != tuple(t.shape):
             raise ValueError(f"cannot copy {s.path} {tuple(s.shape)} into {t.path} {tuple(t.shape)}")
