@@ -6,6 +6,8 @@ import keras
 from keras import ops
 
 from configs import EncoderConfig
+from models.dropout import Dropout
+from models.layer_norm import LayerNorm
 
 
 def truncated_normal(stddev: float) -> keras.initializers.Initializer:
@@ -36,11 +38,11 @@ class EmbeddingBlock(keras.layers.Layer):
         self.segment_embeddings = self.add_weight(
             shape=(config.type_vocab_size, e), initializer=init, name="segment_embeddings"
         )
-        self.layer_norm = keras.layers.LayerNormalization(
+        self.layer_norm = LayerNorm(
             epsilon=config.layer_norm_epsilon, name="layer_norm"
         )
         self.layer_norm.build((None, None, e))
-        self.dropout = keras.layers.Dropout(config.dropout_rate)
+        self.dropout = Dropout(config.dropout_rate)
 
     def call(self, input_ids, segment_ids, training=None):
         length = ops.shape(input_ids)[1]

@@ -23,7 +23,7 @@ from keras import ops
 GOLDEN = 0x9E3779B9  # 2**32 / golden ratio, odd: counter * GOLDEN is a bijection
 
 # Independent streams: one per kind of draw.
-MASK_SCORES, MASK_CHOICE, RANDOM_IDS, SAMPLE_KEYS, GUMBEL_NOISE = range(1, 6)
+MASK_SCORES, MASK_CHOICE, RANDOM_IDS, SAMPLE_KEYS, GUMBEL_NOISE, DROPOUT = range(1, 7)
 
 
 def u32(value):

@@ -112,13 +112,10 @@ class ElectraPretrainer(keras.Model):
         hidden = self.discriminator(input_ids, input_mask, segment_ids, training=training)
         return self.discriminator_head(hidden)
 
-    def call(self, features, training=None):
-        c = self.config
-        input_ids = ops.cast(features["input_ids"], "int32")
-        input_mask = ops.cast(features["input_mask"], "int32")
-        segment_ids = ops.cast(features["segment_ids"], "int32")
+    def mask(self, input_ids, input_mask):
+        """Row keys (B,) uint32 and the MaskedBatch of int32 (B, T) ids, drawn from the seed state."""
+        c, bert = self.config, self.config.objective == "mlm"
         special = (self.special_ids["pad"], self.special_ids["cls"], self.special_ids["sep"])
-        bert = c.objective == "mlm"
         keys = hash_random.row_keys(input_ids, self.seed_generator)
         masked = mask_tokens(
             input_ids,
@@ -132,6 +129,26 @@ class ElectraPretrainer(keras.Model):
             vocab_size=c.encoder.vocab_size,
             keys=keys,
         )
+        return keys, masked
+
+    def corrupt(self, input_ids, input_mask, keys, masked, mlm_logits):
+        """Samples (B, P) from the generator's logits (B, P, V) at the masked positions and
+        puts them in place: (sampled_ids, corrupted ids (B, T), labels (B, T) 1 = replaced)."""
+        sample_keys = hash_random.random_bits(
+            keys[:, None], masked.positions, hash_random.SAMPLE_KEYS
+        )
+        sampled = gumbel_max_sample(mlm_logits, self.config.temperature, sample_keys)
+        corrupted, labels = replace_tokens(
+            input_ids, input_mask, masked.positions, masked.weights, sampled
+        )
+        return sampled, corrupted, labels
+
+    def call(self, features, training=None):
+        c = self.config
+        input_ids = ops.cast(features["input_ids"], "int32")
+        input_mask = ops.cast(features["input_mask"], "int32")
+        segment_ids = ops.cast(features["segment_ids"], "int32")
+        keys, masked = self.mask(input_ids, input_mask)
         mlm_logits = self.generator_logits(
             masked.input_ids, input_mask, segment_ids, masked.positions, training=training
         )
@@ -143,15 +160,9 @@ class ElectraPretrainer(keras.Model):
             "mlm_logits": mlm_logits,
             "input_mask": input_mask,
         }
-        if bert:
+        if c.objective == "mlm":
             return outputs
-        sample_keys = hash_random.random_bits(
-            keys[:, None], masked.positions, hash_random.SAMPLE_KEYS
-        )
-        sampled = gumbel_max_sample(mlm_logits, c.temperature, sample_keys)
-        corrupted, labels = replace_tokens(
-            input_ids, input_mask, masked.positions, masked.weights, sampled
-        )
+        sampled, corrupted, labels = self.corrupt(input_ids, input_mask, keys, masked, mlm_logits)
         outputs.update(sampled_ids=sampled, disc_input_ids=corrupted, disc_labels=labels)
         hidden = self.discriminator(corrupted, input_mask, segment_ids, training=training)
         if c.objective == "replace_mlm":

@@ -24,6 +24,7 @@ from keras import ops
 from configs import ModelConfig
 
 AUC_BUCKETS = 200
+MIN_NORMAL = 1.1754944e-38  # smallest normal float32
 STATISTICS = (
     "mlm_loss_sum",
     "mlm_correct",
@@ -51,14 +52,49 @@ def _total(x, weights):
     return ops.sum(ops.cast(x, "float32") * weights)
 
 
+def sparse_cross_entropy(logits, targets):
+    """-log softmax(logits)[target]: logits (N, V) float32, targets (N,) int -> (N,) float32.
+
+    Forward: one softmax over (N, V). Gradient, written out: (softmax - one_hot(target)),
+    one scatter and one product over (N, V) (automatic differentiation of
+    log_softmax and a gather costs several more passes and a dense scatter).
+    A target probability below the float32 minimum normal 1.2e-38 counts as
+    that (a loss of 87.3 nats); its gradient is still exact.
+    """
+    vocab_size = ops.shape(logits)[-1]
+    rows = ops.arange(ops.shape(logits)[0])
+    targets = ops.cast(targets, "int32")
+    flat_index = rows * vocab_size + targets
+
+    @ops.custom_gradient
+    def cross_entropy(x):
+        probs = ops.softmax(x, axis=-1)
+        target_probs = ops.take(ops.reshape(probs, (-1,)), flat_index)
+
+        def grad(*args, upstream=None):
+            upstream = args[0] if upstream is None else upstream
+            delta = ops.scatter_update(probs, ops.stack([rows, targets], axis=1), target_probs - 1.0)
+            return delta * upstream[:, None]
+
+        return -ops.log(ops.maximum(target_probs, MIN_NORMAL)), grad
+
+    return cross_entropy(logits)
+
+
 def _mlm_sums(logits, targets, weights):
-    """(loss sum, correct sum) of a softmax over (..., V) at weighted targets."""
-    log_probs = ops.log_softmax(ops.cast(logits, "float32"), axis=-1)
-    target_log_probs = ops.squeeze(
-        ops.take_along_axis(log_probs, ops.expand_dims(targets, -1), axis=-1), -1
-    )
-    predictions = ops.cast(ops.argmax(log_probs, axis=-1), targets.dtype)
-    return _total(-target_log_probs, weights), _total(ops.equal(predictions, targets), weights)
+    """(loss sum, correct sum) of a softmax over (..., V) at weighted targets (...).
+
+    A prediction is correct when the target's logit is the largest (ties count
+    as correct; Keras's argmax costs several passes more over (..., V))."""
+    vocab_size = ops.shape(logits)[-1]
+    logits = ops.reshape(ops.cast(logits, "float32"), (-1, vocab_size))
+    targets = ops.reshape(ops.cast(targets, "int32"), (-1,))
+    weights = ops.reshape(weights, (-1,))
+    losses = sparse_cross_entropy(logits, targets)
+    flat_index = ops.arange(ops.shape(logits)[0]) * vocab_size + targets
+    target_logits = ops.take(ops.reshape(logits, (-1,)), flat_index)
+    correct = ops.greater_equal(target_logits, ops.max(logits, axis=-1))
+    return _total(losses, weights), _total(correct, weights)
 
 
 def copy_mlm_sums(logits, copy_logits, input_ids, targets, weights):
@@ -93,6 +129,33 @@ def _histograms(probabilities, labels, weights):
     return counts[AUC_BUCKETS:], counts[:AUC_BUCKETS]
 
 
+def masked_lm_statistics(logits, targets, weights) -> dict:
+    """mlm_loss_sum, mlm_correct, mlm_count of logits (B, P, V) at targets (B, P), weights (B, P)."""
+    weights = ops.cast(weights, "float32")
+    loss_sum, correct = _mlm_sums(logits, ops.cast(targets, "int32"), weights)
+    return {"mlm_loss_sum": loss_sum, "mlm_correct": correct, "mlm_count": ops.sum(weights)}
+
+
+def discriminator_statistics(logits, labels, weights) -> dict:
+    """The disc_* sums, replaced, predicted_replaced, true_positive and the AUC histograms
+    of replaced logits (B, T), labels (B, T) 1 = replaced, token weights (B, T)."""
+    token_weights = ops.cast(weights, "float32")
+    labels = ops.cast(labels, "float32")
+    logits = ops.cast(logits, "float32")
+    predicted = ops.cast(logits > 0, "float32")
+    positive, negative = _histograms(ops.sigmoid(logits), labels, token_weights)
+    return dict(
+        disc_loss_sum=_total(sigmoid_cross_entropy(logits, labels), token_weights),
+        disc_correct=_total(ops.equal(predicted, labels), token_weights),
+        disc_count=ops.sum(token_weights),
+        replaced=_total(labels, token_weights),
+        predicted_replaced=_total(predicted, token_weights),
+        true_positive=_total(predicted * labels, token_weights),
+        positive_histogram=positive,
+        negative_histogram=negative,
+    )
+
+
 def rtd_statistics(outputs: dict) -> dict:
     """Per-batch sums (keys: STATISTICS) from an `ElectraPretrainer` output dict.
 
@@ -102,32 +165,23 @@ def rtd_statistics(outputs: dict) -> dict:
     model over its tokens (count = disc_count); replaced: tokens labelled
     replaced; predicted_replaced / true_positive: for precision and recall.
     """
-    weights = ops.cast(outputs["mlm_weights"], "float32")
-    targets = ops.cast(outputs["mlm_targets"], "int32")
-    mlm_loss_sum, mlm_correct = _mlm_sums(outputs["mlm_logits"], targets, weights)
     zero = ops.zeros((), "float32")
     stats = {k: zero for k in STATISTICS}
     stats.update({k: ops.zeros(s, "float32") for k, s in STATISTIC_SHAPES.items()})
-    stats.update(mlm_loss_sum=mlm_loss_sum, mlm_correct=mlm_correct, mlm_count=ops.sum(weights))
+    stats.update(
+        masked_lm_statistics(outputs["mlm_logits"], outputs["mlm_targets"], outputs["mlm_weights"])
+    )
+    targets = ops.cast(outputs["mlm_targets"], "int32")
+    weights = ops.cast(outputs["mlm_weights"], "float32")
     if "sampled_ids" in outputs:
         stats["sampled_correct"] = _total(
             ops.equal(ops.cast(outputs["sampled_ids"], "int32"), targets), weights
         )
     if "disc_logits" in outputs:
-        token_weights = ops.cast(outputs["disc_weights"], "float32")
-        labels = ops.cast(outputs["disc_labels"], "float32")
-        logits = ops.cast(outputs["disc_logits"], "float32")
-        predicted = ops.cast(logits > 0, "float32")
-        positive, negative = _histograms(ops.sigmoid(logits), labels, token_weights)
         stats.update(
-            disc_loss_sum=_total(sigmoid_cross_entropy(logits, labels), token_weights),
-            disc_correct=_total(ops.equal(predicted, labels), token_weights),
-            disc_count=ops.sum(token_weights),
-            replaced=_total(labels, token_weights),
-            predicted_replaced=_total(predicted, token_weights),
-            true_positive=_total(predicted * labels, token_weights),
-            positive_histogram=positive,
-            negative_histogram=negative,
+            discriminator_statistics(
+                outputs["disc_logits"], outputs["disc_labels"], outputs["disc_weights"]
+            )
         )
     if "main_mlm_logits" in outputs:
         main_weights = ops.cast(outputs["main_mlm_weights"], "float32")

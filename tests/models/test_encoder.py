@@ -7,7 +7,7 @@ import pytest
 
 from configs import EncoderConfig
 from models.embeddings import EmbeddingBlock
-from models.encoder import Encoder, gelu, layer_groups
+from models.encoder import Encoder, attention_bias, gelu, layer_groups
 from models.heads import ReplacedTokenHead
 from tests.models.test_pretrainer import make_features
 
@@ -50,10 +50,9 @@ def test_albert_groups_share_layers_across_the_stack():
     assert len(encoder.layers) == 2 and len(encoder.trainable_variables) == 5 + 2 + 2 * 16
     # The same computation by hand: each distinct layer applied twice, in order.
     x = encoder.projection(encoder.embeddings(f["input_ids"], f["segment_ids"]))
-    keys = f["input_mask"].astype(bool)[:, None, :]
-    attention_mask = np.broadcast_to(keys, (2, 32, 32))
+    bias = attention_bias(f["input_mask"])
     for layer in (encoder.layers[0], encoder.layers[0], encoder.layers[1], encoder.layers[1]):
-        x = layer(x, attention_mask)
+        x = layer(x, bias)
     np.testing.assert_allclose(out, np.asarray(x), atol=1e-6)
     with pytest.raises(ValueError, match="num_hidden_groups"):
         EncoderConfig(num_layers=4, num_hidden_groups=5)
@@ -82,7 +81,7 @@ def test_initialisation_follows_the_release():
     layer = encoder.layers[0]
     for weight in (
         layer.intermediate.kernel,
-        layer.attention._query_dense.kernel,
+        layer.query.kernel,
         encoder.embeddings.word_embeddings,
     ):
         w = weight.numpy()
