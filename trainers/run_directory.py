@@ -97,8 +97,12 @@ def write_tokenizer_files(model_dir: str, source_dir: str, data: dict) -> None:
     else:
         tokenizer["file"] = VOCAB
     out = {k: data[k] for k in ("special_token_ids", "lowercase", "max_seq_length", "vocab_size")}
-    out["tokenizer"] = tokenizer
-    _write_json(os.path.join(model_dir, DATA), out)
+    write_data(model_dir, dict(out, tokenizer=tokenizer))
+
+
+def write_data(model_dir: str, data: dict) -> None:
+    """Writes data.json: special_token_ids, lowercase, max_seq_length, vocab_size, tokenizer {type, file}."""
+    _write_json(os.path.join(model_dir, DATA), data)
 
 
 def write_labels(model_dir: str, labels: list[str]) -> None:
