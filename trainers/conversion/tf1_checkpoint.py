@@ -66,7 +66,10 @@ def read(path: str, vocab: str | None = None, lowercase: bool | None = None, num
     hparams = read_json(os.path.join(os.path.dirname(prefix), HPARAMS))
     vocab_size, width = shapes[WORD_EMBEDDINGS]
     hidden, ffn, layers = _encoder_sizes(shapes, DISCRIMINATOR, prefix)
-    heads = num_heads or hparams.get("model_hparam_overrides", {}).get("num_attention_heads") or max(1, hidden // 64)
+    heads = num_heads or hparams.get("model_hparam_overrides", {}).get("num_attention_heads")
+    notes = [] if heads else [f"the checkpoint does not record its attention heads: {max(1, hidden // 64)} (hidden "
+                              f"{hidden} / 64, as the original code sets them); give --num_heads if it had others"]
+    heads = heads or max(1, hidden // 64)
     try:
         encoder = EncoderConfig(
             vocab_size=vocab_size, embedding_size=width, hidden_size=hidden, num_layers=layers, num_heads=heads,
@@ -74,8 +77,7 @@ def read(path: str, vocab: str | None = None, lowercase: bool | None = None, num
             type_vocab_size=shapes[f"{DISCRIMINATOR}/embeddings/token_type_embeddings"][0])
     except (KeyError, ValueError) as err:
         raise ConversionError(f"{prefix}: {err}") from None
-    notes, generator = [], None
-    sharing = "embeddings"
+    generator, sharing = None, "embeddings"
     if any(n.startswith(f"{GENERATOR}/encoder/") for n in shapes):
         g_hidden, g_ffn, g_layers = _encoder_sizes(shapes, GENERATOR, prefix)
         generator = GeneratorSizes(g_hidden, max(1, g_hidden // 64), g_ffn, g_layers)
