@@ -119,3 +119,12 @@ def require_checkpoint(model_dir: str) -> str:
     if latest is None:
         raise RunDirectoryError(f"no checkpoint in {model_dir}; train it first")
     return latest
+
+
+def weights_only_checkpoint(model_dir: str) -> str | None:
+    """The latest checkpoint of `model_dir` if it holds model weights only (trainers.convert writes
+    such a `ckpt-0`; training checkpoints also hold the optimizer), else None."""
+    latest = tf.train.latest_checkpoint(model_dir)
+    if latest is None or any(name.startswith("optimizer/") for name, _ in tf.train.list_variables(latest)):
+        return None
+    return latest
