@@ -7,11 +7,12 @@ import os
 
 import numpy as np
 import pytest
+import safetensors.numpy
 import tensorflow as tf
 
 from tests.trainers.conftest import VOCAB
 from tests.trainers.conversion_goldens import SIZES, golden_tensors, max_differences
-from trainers.conversion import tf1_checkpoint
+from trainers.conversion import huggingface, tf1_checkpoint
 from trainers.conversion.model_weights import named_variables
 
 # The original model/modeling.py's scopes inside encoder/layer_i, and Hugging Face's modules there.
@@ -157,3 +158,27 @@ def test_a_checkpoint_without_generator_gets_a_new_one(tmp_path):
     assert any("new one" in note for note in converted.notes)
     for name, value in variables.items():
         assert np.array_equal(model_variable(converted.model, name).numpy(), value), name
+
+
+def test_a_generator_sharing_the_whole_encoder(tmp_path):
+    """untied_generator=False: generator_predictions on the discriminator's own encoder (sharing "all")."""
+    variables = {n: v for n, v in release_variables("small").items() if not n.startswith("generator")}
+    rng = np.random.default_rng(0)
+    for name, shape in (("dense/kernel", (32, 16)), ("dense/bias", (16,)), ("LayerNorm/gamma", (16,)),
+                        ("LayerNorm/beta", (16,)), ("output_bias", (64,))):
+        variables[f"generator_predictions/{name}"] = rng.normal(size=shape).astype(np.float32)
+    save(tmp_path, variables, slots=False)
+    with open(tmp_path / "checkpoint", "w") as f:  # the release's files name where they were written
+        f.write('model_checkpoint_path: "/elsewhere/model.ckpt-1000000"\n')
+    converted = tf1_checkpoint.read(str(tmp_path), num_heads=2)
+    assert converted.config.model.sharing == "all" and converted.model.generator is converted.model.discriminator
+    for name, value in variables.items():
+        assert np.array_equal(model_variable(converted.model, name).numpy(), value), name
+    huggingface.write(converted, str(tmp_path / "hf"))
+    discriminator, generator = (set(golden_tensors("small", role)) for role in ("discriminator", "generator"))
+    with open(tmp_path / "hf" / "generator" / "model.safetensors", "rb") as f:
+        written = safetensors.numpy.load(f.read())
+    assert set(written) == generator  # the discriminator's encoder under the generator's names
+    assert np.array_equal(written["electra.encoder.layer.1.output.dense.weight"],
+                          variables["electra/encoder/layer_1/output/dense/kernel"].T)
+    assert discriminator - generator == {k for k in discriminator if k.startswith("discriminator_predictions")}

@@ -33,10 +33,12 @@ _NOT_WEIGHTS = re.compile(r"(/adam_[mv]$|^global_step$)")
 def checkpoint_prefix(path: str) -> str:
     """The checkpoint prefix of `path`: a prefix, or a directory with a `checkpoint` file or one *.index."""
     if tf.io.gfile.isdir(path):
-        latest = tf.train.latest_checkpoint(path)
+        latest = tf.train.latest_checkpoint(path)  # None, or possibly where the checkpoint was written
+        if latest and tf.io.gfile.exists(latest + ".index"):
+            return latest
         indexes = tf.io.gfile.glob(os.path.join(path, "*.index"))
-        if latest or len(indexes) == 1:
-            return latest or indexes[0][: -len(".index")]
+        if len(indexes) == 1:
+            return indexes[0][: -len(".index")]
         raise ConversionError(f"{path}: no checkpoint in the directory (a 'checkpoint' file or one *.index file)")
     if not tf.io.gfile.exists(path + ".index"):
         raise ConversionError(f"{path}.index not found: --from is neither a checkpoint prefix nor a directory")
