@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -85,6 +86,11 @@ def test_a_discriminator_alone_gets_a_new_generator(tmp_path):
     assert default.config.model.generator_size == 0.25  # not a preset's sizes: small's fraction
 
 
-def test_generator_given_with_its_own_flag(tmp_path):
-    converted = huggingface.read(golden_dir("base", "discriminator"), generator=golden_dir("base", "generator"))
+def test_generator_given_with_its_own_flag_and_the_tokenizer_beside_it(tmp_path):
+    disc = tmp_path / "disc"
+    os.makedirs(disc)
+    for name in ("config.json", "model.safetensors"):  # no tokenizer files: the generator's are read
+        shutil.copy(os.path.join(golden_dir("base", "discriminator"), name), disc)
+    converted = huggingface.read(str(disc), generator=golden_dir("base", "generator"))
     assert max(max_differences(converted.model, "base")) < TOLERANCE
+    assert converted.tokenizer.vocab == tuple(VOCAB)

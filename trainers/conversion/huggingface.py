@@ -210,7 +210,9 @@ def read(path: str, generator: str | None = None, vocab: str | None = None, lowe
         if sharing == "none":
             notes.append("the generator's embeddings differ from the discriminator's: imported with sharing 'none' "
                          "(each keeps its own)")
-    tokenizer, vocab_file = huggingface_tokenizer.read(disc_dir, vocab, lowercase, encoder.max_position_embeddings)
+    tokenizer_dir = next((d for d in (disc_dir, gen_dir) if d and huggingface_tokenizer.has_files(d)), disc_dir)
+    tokenizer, vocab_file = huggingface_tokenizer.read(tokenizer_dir, vocab, lowercase,
+                                                       encoder.max_position_embeddings)
     check_vocab_size(tokenizer, vocab_file, disc.tensor(WORD_EMBEDDINGS).shape[0],
                      f"{disc.weights_path}: {WORD_EMBEDDINGS}")
     config = imported_config(encoder, sizes, sharing, generator_size, (gen or disc).config_path)

@@ -64,6 +64,11 @@ def _check_settings(path: str, config: dict, lowercase: bool) -> None:
         raise ConversionError(f"{path}: never_split cannot be represented")
 
 
+def has_files(directory: str) -> bool:
+    """Whether `directory` holds tokenizer files."""
+    return any(tf.io.gfile.exists(os.path.join(directory, name)) for name in (CONFIG, FAST, VOCAB))
+
+
 def read(directory: str, vocab: str | None, lowercase: bool | None,
          max_positions: int) -> tuple[TokenizerSettings, str]:
     """(settings, the file the vocabulary came from) of the tokenizer in `directory`; `vocab` and
