@@ -3,10 +3,10 @@
 Writes to DIR: config.json (resolved), vocab.txt (and spm.model for
 SentencePiece data), data.json (tokenizer settings, for export), checkpoints,
 TensorBoard logs (train/, eval/) and eval_results.json. Rerunning with the
-same DIR resumes from its latest checkpoint. Without --config, a DIR that holds
-a run (e.g. one trainers.convert wrote) keeps its config; a converted run's
-weights-only checkpoint starts generator and discriminator together on a fresh
-schedule (new optimizer, step 0).
+same DIR resumes from its latest checkpoint. Without --config, the config is
+that of the run in DIR (e.g. one trainers.convert wrote), else of the
+--init_checkpoint run; a converted run's weights-only checkpoint starts
+generator and discriminator together on a fresh schedule (new optimizer, step 0).
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--config", default=None,
                    help="preset: tiny, small, base, large (default: the config of the run in --model_dir, "
-                        "else tiny)")
+                        "else of the --init_checkpoint run, else tiny)")
     p.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
                    help="dotted config override, repeatable, e.g. train.num_steps=1000")
     p.add_argument("--data", required=True, help="glob of training TFRecords")
@@ -54,19 +54,23 @@ TRAINING_SETTINGS = ("mask_rate", "mask_token_fraction", "max_predictions_per_se
                      "temperature")
 
 
-def saved_config(args) -> PretrainConfig | None:
-    """Without --config, the config of the pre-training run in --model_dir (one that trainers.convert
-    wrote, or an earlier run of this command); else None."""
-    if args.config is not None or not tf.io.gfile.exists(os.path.join(args.model_dir, run_directory.CONFIG)):
-        return None
-    saved = run_directory.read_config(args.model_dir)
-    return saved if isinstance(saved, PretrainConfig) else None  # another kind: write_run_files refuses it
+def saved_config(args) -> tuple[PretrainConfig, str] | tuple[None, None]:
+    """Without --config: (config, directory) of the pre-training run in --model_dir (an earlier
+    run of this command, or one trainers.convert wrote), else of the --init_checkpoint run; else (None, None)."""
+    init = args.init_checkpoint
+    init_dir = (init if tf.io.gfile.isdir(init) else os.path.dirname(init)) if init else ""
+    for directory in (args.model_dir, init_dir) if args.config is None else ():
+        if directory and tf.io.gfile.exists(os.path.join(directory, run_directory.CONFIG)):
+            saved = run_directory.read_config(directory)
+            # Another kind of run in --model_dir: write_run_files refuses it.
+            return (saved, directory) if isinstance(saved, PretrainConfig) else (None, None)
+    return None, None
 
 
 def resolve_config(args, manifest: dict) -> PretrainConfig:
-    """The preset (or --model_dir's config) with overrides, its vocabulary size taken from the data
+    """The preset (or saved_config's) with overrides, its vocabulary size taken from the data
     (a mismatch with an override or with the run's vocabulary is an error)."""
-    saved = saved_config(args)
+    saved, saved_dir = saved_config(args)
     try:
         config = apply_overrides(saved, args.override) if saved else get_config(args.config or "tiny", args.override)
     except ValueError as err:  # an unknown preset or key, a bad value: the user's flags
@@ -74,7 +78,7 @@ def resolve_config(args, manifest: dict) -> PretrainConfig:
     data_vocab = int(manifest["vocab_size"])
     if saved or any(o.split("=")[0].strip().endswith("vocab_size") for o in args.override):
         if config.model.encoder.vocab_size != data_vocab:
-            source = f" (the run in {args.model_dir}; tokenize the data with its vocab.txt)" if saved else ""
+            source = f" (the run in {saved_dir}; tokenize the data with its vocab.txt)" if saved else ""
             raise UserError(f"model.encoder.vocab_size={config.model.encoder.vocab_size}{source} but the data "
                              f"was tokenized with a vocabulary of {data_vocab}")
     config = with_vocab_size(config, data_vocab)

@@ -13,7 +13,9 @@ import safetensors.numpy
 from tests.trainers.conftest import VOCAB
 from tests.trainers.conversion_goldens import SIZES, expected, golden_dir, golden_tensors, max_differences, \
     model_logits
+from configs.presets import base, large, small
 from trainers.conversion import huggingface
+from trainers.conversion.converted_model import imported_config
 from trainers.conversion.model_weights import named_variables
 
 TOLERANCE = 1e-4  # the issue's; measured: <= 5e-7
@@ -82,8 +84,11 @@ def test_a_discriminator_alone_gets_a_new_generator(tmp_path):
     batch = expected("small")
     disc, _ = model_logits(converted.model, batch)
     assert np.abs(disc - batch["discriminator_logits"]).max() < TOLERANCE
-    default = huggingface.read(golden_dir("small", "discriminator"))
-    assert default.config.model.generator_size == 0.25  # not a preset's sizes: small's fraction
+    # Without --generator_size: the fraction of the preset of the same sizes, else small's.
+    sizes = {name: imported_config(preset().model.encoder, None, "embeddings", None, "x").model.generator_size
+             for name, preset in (("small", small), ("base", base), ("large", large))}
+    assert sizes == {"small": 0.25, "base": 1 / 3, "large": 0.25}
+    assert imported_config(converted.config.model.encoder, None, "embeddings", None, "x").model.generator_size == 0.25
 
 
 def test_generator_given_with_its_own_flag_and_the_tokenizer_beside_it(tmp_path):

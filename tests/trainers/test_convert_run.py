@@ -15,7 +15,7 @@ from trainers.conversion import huggingface, run_format
 from trainers.conversion.model_weights import named_variables
 from trainers.export import export, load_pretrainer
 from trainers.finetune import main as finetune_main
-from trainers.pretrain import main as pretrain_main
+from trainers.pretrain import main as pretrain_main, parse_args, resolve_config
 
 
 def _convert(run_dir) -> dict[str, np.ndarray]:
@@ -47,9 +47,12 @@ def test_pretraining_continues_a_converted_run_from_its_weights(tiny_data, tmp_p
     assert json.loads((run / "config.json").read_text())["model"]["max_predictions_per_seq"] == 6
 
 
-def test_finetuning_and_export_start_from_a_converted_run(tmp_path, capsys):
+def test_finetuning_export_and_new_runs_start_from_a_converted_run(tmp_path, capsys):
     run = tmp_path / "run"
     imported = _convert(run)
+    # pretrain --init_checkpoint=RUN --model_dir=NEW without --config takes the run's config.
+    args = parse_args(["--data=unused", f"--model_dir={tmp_path / 'new'}", f"--init_checkpoint={run}"])
+    assert resolve_config(args, {"vocab_size": 64, "max_seq_length": 32}) == run_directory.read_config(str(run))
     train = write_word_task(tmp_path / "train.csv", 16)
     assert finetune_main(["--task=classification", "--init_checkpoint", str(run), "--model_dir",
                           str(tmp_path / "ft"), "--train_file", train, "--eval_file", train, "--text_columns=text",
