@@ -68,9 +68,9 @@ def read(args, source_format: str):
 def describe(converted) -> str:
     model = converted.config.model
     e, g = model.encoder, model.generator_encoder()
-    return (f"discriminator: {e.num_layers} layers, hidden {e.hidden_size}, {e.num_heads} heads, FFN "
+    return (f"discriminator: layers {e.num_layers}, hidden {e.hidden_size}, heads {e.num_heads}, FFN "
             f"{e.intermediate_size}, embeddings {e.vocab_size} x {e.embedding_size}; generator: hidden "
-            f"{g.hidden_size}, {g.num_heads} heads, FFN {g.intermediate_size} (generator_size "
+            f"{g.hidden_size}, heads {g.num_heads}, FFN {g.intermediate_size} (generator_size "
             f"{model.generator_size:.4g}); sharing {model.sharing}; "
             f"{'uncased' if converted.tokenizer.lowercase else 'cased'}")
 
