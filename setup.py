@@ -20,6 +20,7 @@ RUNTIME = [
     "warcio==1.8.1",  # WARC / WET record reading (web crawls)
     "resiliparse==2.0.1",  # HTML main-text extraction and encoding detection
     "tqdm==4.70.1",
+    "safetensors==0.8.0",  # Hugging Face weights for trainers.convert, read and written without torch
 ]
 # Beam's DaskRunner on a Dask `distributed` cluster (README, "Other Beam runners").
 DASK = ["dask==2026.8.0", "distributed==2026.8.0"]
