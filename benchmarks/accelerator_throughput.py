@@ -35,7 +35,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from benchmarks.model_flops import FLOP_FORMULA, train_flops_per_sequence  # noqa: E402
 from configs import get_config  # noqa: E402
 from models.pretrainer import ElectraPretrainer  # noqa: E402
-from models.rtd_loss import replica_loss, rtd_metrics, rtd_statistics  # noqa: E402
+from models.rtd_loss import LOSS_COUNTS, replica_loss, rtd_metrics, rtd_statistics  # noqa: E402
 from trainers.optimization import make_optimizer  # noqa: E402
 
 SEQ = 128
@@ -64,7 +64,8 @@ def make_train_step(model, optimizer, model_config):
     def loss_fn(trainable, non_trainable, batch):
         outputs, non_trainable = model.stateless_call(trainable, non_trainable, batch, training=True)
         stats = rtd_statistics(outputs)
-        return replica_loss(stats, stats["mlm_count"], stats["disc_count"], model_config), (stats, non_trainable)
+        counts = {name: stats[name] for name in LOSS_COUNTS}  # one device: its counts are the global ones
+        return replica_loss(stats, counts, model_config), (stats, non_trainable)
 
     grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
 
