@@ -35,7 +35,7 @@ demo: $(STAMP)
 	    --heldout_percent=$(HELDOUT)
 	$(PY) -m trainers.pretrain --config=tiny --data='$(RUN)/tfrecords/train-*' \
 	    --eval_data='$(RUN)/tfrecords/heldout-*' --model_dir=$(RUN)/model
-	$(PY) -m trainers.export --model_dir=$(RUN)/model --output=$(RUN)/saved_model
+	test -d $(RUN)/saved_model/1 || $(PY) -m trainers.export --model_dir=$(RUN)/model --output=$(RUN)/saved_model
 	$(PY) -m trainers.serving_check --saved_model=$(RUN)/saved_model \
 	    --text="the city is the capital and largest city of the state" --swap=capital:banana
 	$(PY) -m pipelines.sentiment_task --cache_dir=$(DATA) --output_dir=$(DATA)/sentiment
@@ -44,6 +44,11 @@ demo: $(STAMP)
 	$(PY) -m trainers.finetune --task=classification --init_checkpoint=$(RUN)/model --random_init \
 	    --model_dir=$(RUN)/sentiment_random_init $(SENTIMENT)
 	$(PY) -m trainers.results_table $(RUN)/sentiment $(RUN)/sentiment_random_init
+	test -d $(RUN)/sentiment_serving/1 || $(PY) -m trainers.export --model_dir=$(RUN)/sentiment \
+	    --output=$(RUN)/sentiment_serving
+	$(PY) -m trainers.serving_check --saved_model=$(RUN)/sentiment_serving \
+	    --text="a gorgeous, witty and moving film" --text="a dull, tedious mess that goes nowhere" \
+	    --text="the acting is fine but the plot makes no sense"
 
 # The test suite (fast tests; `make test-all` adds the slow ones).
 test: $(STAMP)

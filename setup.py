@@ -9,6 +9,7 @@ RUNTIME = [
     "tensorflow==2.20.0",
     "keras==3.15.1",
     "tensorflow-text==2.20.1",
+    "tensorflow-serving-api==2.20.0",  # PredictionLog protos of the SavedModel's warmup requests
     "tf-models-official==2.20.0",
     "tf-keras==2.20.1",  # what tf-models-official imports; never used by models/
     "apache-beam==2.77.0",
@@ -19,9 +20,13 @@ RUNTIME = [
     "warcio==1.8.1",  # WARC / WET record reading (web crawls)
     "resiliparse==2.0.1",  # HTML main-text extraction and encoding detection
     "tqdm==4.70.1",
+    "safetensors==0.8.0",  # Hugging Face weights for trainers.convert, read and written without torch
 ]
 # Beam's DaskRunner on a Dask `distributed` cluster (README, "Other Beam runners").
 DASK = ["dask==2026.8.0", "distributed==2026.8.0"]
+# Keras 3's JAX backend, for benchmarks/accelerator_throughput.py (CPU wheels; on a GPU
+# machine install jax[cuda12] of the same version instead).
+JAX = ["jax==0.10.2", "jaxlib==0.10.2"]
 
 setup(
     name="electra-tf",
@@ -31,8 +36,9 @@ setup(
     packages=find_packages(include=["configs", "pipelines", "models", "trainers"]),
     install_requires=RUNTIME,
     extras_require={
-        "dev": ["pytest==9.2.0", *DASK],
+        "dev": ["pytest==9.2.0", *DASK, *JAX],
         "gcp": ["apache-beam[gcp]==2.77.0"],
         "dask": DASK,
+        "jax": JAX,
     },
 )

@@ -1,7 +1,7 @@
 """Training throughput of our RTD train step against tf-models-official's ELECTRA; prints JSON.
 
-    python benchmarks/train_throughput.py [--config=small] [--batch_size=8] [--steps=4]
-        [--repeats=3] [--jit=both|on|off]
+    python benchmarks/train_throughput.py [--config=small] [--batch_size=32] [--steps=4]
+        [--repeats=3] [--jit=both|on|off] [--precision=both|float32|mixed_bfloat16]
 
 Ours: `trainers.loop.Trainer` with the pre-training task under OneDeviceStrategy, its real
 `_train_steps` loop (tf.data over synthetic full-length TFRecords, in-model
@@ -15,11 +15,21 @@ over one fixed batch whose masks were drawn beforehand (Model Garden masks in
 the input pipeline), the loop in a tf.function like ours; XLA compiles its
 per-step function like ours. Timings exclude tracing/compiling (one warm-up
 call); the two run alternately, `--repeats` times, and medians are reported.
-On CPU, XLA-compiling either small train step takes minutes.
+Both run under each `--precision` (Keras 3 and tf_keras mixed-precision
+policies; Model Garden's encoders only, its pretrainer heads cannot run in
+bfloat16). On CPU, XLA-compiling either small train step takes minutes.
+
+Without XLA, `step_parts` also times our step's parts, each alone as its own
+tf.function at the same shapes (masking, generator forward + backward with
+its MLM loss, sampling, discriminator forward + backward with its RTD loss
+and statistics, optimizer update with clipping), alternating, medians;
+`other` is the whole step minus their sum (input pipeline, statistics,
+gradient norm; parts that overlap in the whole step make it smaller).
 """
 import argparse
 import json
 import os
+import platform
 import statistics
 import sys
 import tempfile
@@ -31,37 +41,19 @@ import tf_keras
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from configs import ModelConfig, get_config  # noqa: E402
+from benchmarks.model_flops import FLOP_FORMULA, train_flops_per_sequence  # noqa: E402
+from configs import get_config  # noqa: E402
+from models.rtd_loss import discriminator_statistics, masked_lm_statistics  # noqa: E402
 from trainers.distribution import make_strategy  # noqa: E402
 from trainers.loop import Trainer  # noqa: E402
 from trainers.tasks.pretraining import PretrainingTask  # noqa: E402
 
 SEQ = 128
+PARTS = ("masking", "generator_forward_backward", "sampling", "discriminator_forward_backward",
+         "optimizer")
+CPU_FEATURES = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16", "avx_vnni",
+                "amx_tile", "amx_bf16", "amx_int8", "amx_fp16")
 SPECIAL = {"pad": 0, "unk": 1, "cls": 2, "sep": 3, "mask": 4}
-FLOP_FORMULA = (
-    "6 x matmul multiply-adds per sequence (2 FLOPs each, x3 for forward + backward); per sequence "
-    "= T x [disc(T) + gen(T) + H^2 + H] + P x (Hg x E + E x V), where for an encoder of width h, "
-    "FFN f, L layers: enc(T) = E x h + L x (4h^2 + 2hf + 2Th) per token (embedding projection, "
-    "Q/K/V/output, FFN, attention scores QK^T and probabilities x V); H^2 + H is the discriminator "
-    "head on all T tokens, Hg x E + E x V the generator's masked-LM head on the P masked positions. "
-    "Embedding lookups, LayerNorm, softmax, GELU, biases, sampling and the optimizer are not counted.")
-
-
-def train_flops_per_sequence(model: ModelConfig, length: int) -> float:
-    """Matmul FLOPs of one training step (forward + backward) per sequence of `length` tokens."""
-    d, g = model.encoder, model.generator_encoder()
-    e, v = d.embedding_size, d.vocab_size
-    predictions = min(model.max_predictions_per_seq, length)
-
-    def per_token(c):
-        h = c.hidden_size
-        return e * h + c.num_layers * (4 * h * h + 2 * h * c.intermediate_size + 2 * length * h)
-
-    macs = length * (per_token(d) + per_token(g) + d.hidden_size ** 2 + d.hidden_size)
-    macs += predictions * (g.hidden_size * e + e * v)
-    return 6.0 * macs
-
-
 def write_records(directory: str, vocab_size: int, count: int = 64) -> str:
     """Full-length [CLS] w.. [SEP] examples with random word ids; returns the file pattern."""
     rng = np.random.default_rng(0)
@@ -76,27 +68,116 @@ def write_records(directory: str, vocab_size: int, count: int = 64) -> str:
     return path
 
 
+def cpu_description() -> dict:
+    """CPU model, logical cores and the vector/matrix features that matter for training."""
+    name, flags = platform.processor() or platform.machine(), set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name":
+                    name = value.strip()
+                elif key.strip() == "flags":
+                    flags = set(value.split())
+    except OSError:  # not Linux
+        pass
+    return {"cpu": name, "cpu_cores": os.cpu_count(), "cpu_features": [f for f in CPU_FEATURES if f in flags]}
+
+
+def dense_gradients(grads, variables) -> list:
+    """Gradients as dense tensors, zeros where a variable does not affect the loss."""
+    return [tf.zeros(v.shape, v.dtype) if g is None else tf.convert_to_tensor(g) for g, v in zip(grads, variables)]
+
+
+def part_functions(trainer) -> dict:
+    """PARTS of our train step, each a tf.function of no arguments over one fixed batch;
+    the inputs of a part (masks, logits, samples, gradients) are computed once beforehand."""
+    model, c = trainer.model, trainer.config.model
+    batch = {k: tf.cast(v, tf.int32) for k, v in next(trainer.train_iterator).items()}
+    ids, mask, segments = batch["input_ids"], batch["input_mask"], batch["segment_ids"]
+    variables = model.trainable_variables
+
+    def masking():
+        return model.mask(ids, mask, segments)
+
+    keys, masked, _, _, _ = masking()
+
+    def generator_forward_backward():
+        with tf.GradientTape() as tape:
+            logits = model.generator_logits(masked.input_ids, mask, segments, masked.positions, training=True)
+            s = masked_lm_statistics(logits, masked.targets, masked.weights)
+            loss = c.mlm_weight * s["mlm_loss_sum"] / s["mlm_count"]
+        return logits, dense_gradients(tape.gradient(loss, variables), variables)
+
+    logits, generator_grads = generator_forward_backward()
+
+    def sampling():
+        return model.corrupt(ids, mask, keys, masked, logits)
+
+    _, corrupted, labels = sampling()
+
+    def discriminator_forward_backward():
+        with tf.GradientTape() as tape:
+            s = discriminator_statistics(model.discriminate(corrupted, mask, segments, training=True),
+                                         labels, mask)
+            loss = c.disc_weight * s["disc_loss_sum"] / s["disc_count"]
+        return s, dense_gradients(tape.gradient(loss, variables), variables)
+
+    _, discriminator_grads = discriminator_forward_backward()
+    grads = [a + b for a, b in zip(generator_grads, discriminator_grads)]
+
+    def optimizer():
+        trainer.optimizer.apply(grads, variables)
+        return trainer.optimizer.iterations
+
+    return {name: tf.function(f) for name, f in zip(PARTS, (
+        masking, generator_forward_backward, sampling, discriminator_forward_backward, optimizer))}
+
+
+def timed(run) -> tuple:
+    """(wall-clock seconds, this process's CPU seconds) of run()."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    run()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def step_parts(trainer, repeats: int, step: dict) -> dict:
+    """Median wall and CPU seconds of each of PARTS alone (alternating, `repeats` times), and the
+    rest of a step (`step`: the whole step's {"seconds", "cpu_seconds"})."""
+    functions = part_functions(trainer)
+    times = {name: [] for name in functions}
+    for _ in range(repeats + 1):  # the first round traces
+        for name, f in functions.items():
+            times[name].append(timed(lambda: tf.nest.map_structure(lambda t: t.numpy(), f())))
+    result = {}
+    for i, clock in enumerate(("seconds", "cpu_seconds")):
+        parts = {name: statistics.median(t[i] for t in ts[1:]) for name, ts in times.items()}
+        parts["other"] = step[clock] - sum(parts.values())
+        result[clock] = {k: round(v, 4) for k, v in parts.items()}
+    result["fraction"] = {k: round(v / step["seconds"], 3) for k, v in result["seconds"].items()}
+    return result
+
+
 class Ours:
-    """RtdTrainer's own multi-step loop; run(n) -> seconds for n steps."""
+    """RtdTrainer's own multi-step loop; run(n) runs n steps."""
 
     def __init__(self, config, pattern):
         task = PretrainingTask(config, SPECIAL, pattern, SEQ)
         self.trainer = Trainer(task, make_strategy("one_device"), tempfile.mkdtemp())
 
-    def run(self, steps: int) -> float:
-        start = time.perf_counter()
+    def run(self, steps: int) -> None:
         _, norm = self.trainer._train_steps(self.trainer.train_iterator, tf.constant(steps), "joint")
         float(norm)
-        return time.perf_counter() - start
 
 
 class ModelGarden:
-    """tf-models-official ElectraPretrainer with a comparable custom train step; run(n) -> seconds."""
+    """tf-models-official ElectraPretrainer with a comparable custom train step; run(n) runs n steps."""
 
     def __init__(self, config, batch_size: int, jit: bool):
         from official.modeling.optimization.legacy_adamw import AdamWeightDecay
         from official.nlp.modeling import models, networks
         d, g = config.model.encoder, config.model.generator_encoder()
+        tf_keras.mixed_precision.set_global_policy(config.train.precision)
 
         def encoder(c, embedding_layer=None):
             return networks.BertEncoder(
@@ -108,6 +189,9 @@ class ModelGarden:
 
         discriminator = encoder(d)
         generator = encoder(g, discriminator.get_embedding_layer())
+        # Its heads stay float32: under mixed_bfloat16 its sampling adds float32 noise to
+        # bfloat16 logits and fails.
+        tf_keras.mixed_precision.set_global_policy("float32")
         self.model = models.ElectraPretrainer(
             generator, discriminator, vocab_size=d.vocab_size, num_classes=2,
             num_token_predictions=config.model.max_predictions_per_seq, mlm_activation="gelu",
@@ -163,50 +247,65 @@ class ModelGarden:
             norm += self.step(self.batch)
         return norm
 
-    def run(self, steps: int) -> float:
-        start = time.perf_counter()
+    def run(self, steps: int) -> None:
         float(self._steps(tf.constant(steps)))
-        return time.perf_counter() - start
 
 
-def rates(seconds: list, steps: int, batch_size: int, flops_per_sequence: float) -> dict:
-    """Median-based rates from per-repeat wall-clock seconds for `steps` steps."""
-    step_s = statistics.median(seconds) / steps
+def rates(times: list, steps: int, batch_size: int, flops_per_sequence: float) -> dict:
+    """Median-based rates from per-repeat (wall, CPU) seconds of `steps` steps. The CPU
+    seconds (all threads) tell how much work a step is when other processes share the cores."""
+    step_s = statistics.median(wall for wall, _ in times) / steps
     return {"steps_per_sec": 1 / step_s, "sequences_per_sec": batch_size / step_s,
             "tokens_per_sec": batch_size * SEQ / step_s,
             "gflops_per_sec": batch_size * flops_per_sequence / step_s / 1e9,
-            "seconds_per_repeat": [round(s, 3) for s in seconds]}
+            "cpu_seconds_per_step": statistics.median(cpu for _, cpu in times) / steps,
+            "seconds_per_repeat": [round(wall, 3) for wall, _ in times]}
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--config", default="small", choices=("small", "tiny"))
-    p.add_argument("--batch_size", type=int, default=8)
+    p.add_argument("--batch_size", type=int, default=32)
     p.add_argument("--steps", type=int, default=4, help="timed steps per repeat")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--jit", default="both", choices=("both", "on", "off"))
+    p.add_argument("--precision", default="both", choices=("both", "float32", "mixed_bfloat16"))
     args = p.parse_args(argv)
     data_dir = tempfile.mkdtemp()
     result = {"config": args.config, "seq_length": SEQ, "batch_size": args.batch_size, "steps": args.steps,
               "repeats": args.repeats, "device": "GPU" if tf.config.list_logical_devices("GPU") else "CPU",
-              "flop_formula": FLOP_FORMULA}
-    for jit in {"both": (False, True), "on": (True,), "off": (False,)}[args.jit]:
-        config = get_config(args.config, [f"train.batch_size={args.batch_size}", f"train.jit_compile={jit}",
-                                          "train.steps_per_loop=1000000", "train.shuffle_buffer=64"])
-        pattern = write_records(data_dir, config.model.encoder.vocab_size)
-        flops = train_flops_per_sequence(config.model, SEQ)
-        result["train_gflops_per_sequence"] = flops / 1e9
-        runners = {"ours": Ours(config, pattern), "model_garden": ModelGarden(config, args.batch_size, jit)}
-        seconds = {name: [] for name in runners}
-        for name, runner in runners.items():  # warm-up: tracing and compiling
-            runner.run(1)
-        for _ in range(args.repeats):
-            for name, runner in runners.items():
-                seconds[name].append(runner.run(args.steps))
-        entry = {name: rates(s, args.steps, args.batch_size, flops) for name, s in seconds.items()}
-        entry["ours_over_model_garden"] = entry["ours"]["steps_per_sec"] / entry["model_garden"]["steps_per_sec"]
-        result["xla" if jit else "no_xla"] = entry
-        print(json.dumps({("xla" if jit else "no_xla"): entry}), file=sys.stderr, flush=True)
+              **cpu_description(), "tensorflow": tf.__version__, "flop_formula": FLOP_FORMULA}
+    precisions = ("float32", "mixed_bfloat16") if args.precision == "both" else (args.precision,)
+    for precision in precisions:
+        for jit in {"both": (False, True), "on": (True,), "off": (False,)}[args.jit]:
+            config = get_config(args.config, [
+                f"train.batch_size={args.batch_size}", f"train.jit_compile={jit}", f"train.precision={precision}",
+                "train.steps_per_loop=1000000", "train.shuffle_buffer=64"])
+            pattern = write_records(data_dir, config.model.encoder.vocab_size)
+            flops = train_flops_per_sequence(config.model, SEQ)
+            result["train_gflops_per_sequence"] = flops / 1e9
+            runners = {"ours": Ours(config, pattern), "model_garden": ModelGarden(config, args.batch_size, jit)}
+            seconds = {name: [] for name in runners}
+            for name, runner in runners.items():  # warm-up: tracing and compiling
+                runner.run(1)
+            for _ in range(args.repeats):
+                for name, runner in runners.items():
+                    seconds[name].append(timed(lambda: runner.run(args.steps)))
+            entry = {name: rates(s, args.steps, args.batch_size, flops) for name, s in seconds.items()}
+            entry["ours_over_model_garden"] = (entry["ours"]["steps_per_sec"]
+                                               / entry["model_garden"]["steps_per_sec"])
+            entry["ours_over_model_garden_cpu"] = (entry["model_garden"]["cpu_seconds_per_step"]
+                                                   / entry["ours"]["cpu_seconds_per_step"])
+            if not jit:
+                step = {"seconds": 1 / entry["ours"]["steps_per_sec"],
+                        "cpu_seconds": entry["ours"]["cpu_seconds_per_step"]}
+                entry["step_parts"] = step_parts(runners["ours"].trainer, args.repeats, step)
+            key = "xla" if jit else "no_xla"
+            result.setdefault(precision, {})[key] = entry
+            print(json.dumps({precision: {key: entry}}), file=sys.stderr, flush=True)
+    if len(precisions) == 2 and "no_xla" in result["float32"]:
+        result["ours_bfloat16_over_float32"] = (result["mixed_bfloat16"]["no_xla"]["ours"]["steps_per_sec"]
+                                                / result["float32"]["no_xla"]["ours"]["steps_per_sec"])
     print(json.dumps(result, indent=2))
 
 

@@ -2,7 +2,10 @@
 
 from configs.presets import PRESETS, get_config, with_vocab_size
 from configs.pretrain_config import (
+    GENERATOR_TRAINING,
     GENERATORS,
+    LAYER_SHARING,
+    MASKING,
     OBJECTIVES,
     SHARING,
     EncoderConfig,

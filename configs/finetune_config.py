@@ -29,6 +29,10 @@ class TaskConfig:
 
     name: str = "classification"
     max_seq_length: int = 128
+    # The input's text columns, comma-separated (one text or a pair), and the label column:
+    # set from GLUE's files or --text_columns / --label_column; export serves that many texts.
+    text_columns: str = ""
+    label_column: str = ""
     doc_stride: int = 128  # SQuAD: tokens between the starts of a long context's windows
     max_query_length: int = 64  # SQuAD: question tokens kept
     max_answer_length: int = 30  # SQuAD: longest answer span, in tokens
@@ -40,6 +44,11 @@ class TaskConfig:
             raise ValueError(f"task {self.name!r} is not one of {TASKS}")
         if self.max_seq_length < 8:
             raise ValueError(f"task.max_seq_length must be >= 8, got {self.max_seq_length}")
+        if min(self.doc_stride, self.max_query_length, self.max_answer_length, self.n_best_size) < 1:
+            raise ValueError("task.doc_stride, max_query_length, max_answer_length and n_best_size must be >= 1")
+        if self.is_squad and self.max_seq_length < self.max_query_length + 4:
+            raise ValueError(f"task.max_seq_length {self.max_seq_length} leaves no room for a context after a "
+                             f"question of task.max_query_length {self.max_query_length} tokens, [CLS] and 2 [SEP]")
 
     @property
     def is_regression(self) -> bool:
@@ -48,6 +57,10 @@ class TaskConfig:
     @property
     def is_squad(self) -> bool:
         return self.name in SQUAD_TASKS
+
+    @property
+    def num_texts(self) -> int:
+        return len([c for c in self.text_columns.split(",") if c])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,12 +112,13 @@ def finetune_config(task: str, encoder: EncoderConfig, overrides: list[str] = ()
 
     Dropout 0.1, batch 32, AdamW (eps 1e-6, weight decay 0), warmup 10%,
     learning rate and layer-wise decay by size, epochs by task; max_seq_length
-    128 (512 for SQuAD), capped by the model's position table.
+    128 (512 for SQuAD), capped by the model's position table; SQuAD's
+    max_query_length 64, at most half of max_seq_length.
     """
     lr, decay = SIZE_DEFAULTS[model_size(encoder)]
     length = min(512 if task in SQUAD_TASKS else 128, encoder.max_position_embeddings)
     config = FinetuneConfig(
-        task=TaskConfig(name=task, max_seq_length=length),
+        task=TaskConfig(name=task, max_seq_length=length, max_query_length=min(64, length // 2)),
         encoder=dataclasses.replace(encoder, dropout_rate=0.1, attention_dropout_rate=0.1),
         train=TrainConfig(batch_size=32, num_steps=1, learning_rate=lr, warmup_steps=0, weight_decay=0.0,
                           log_every=100, checkpoint_every=1000, steps_per_loop=100),

@@ -1,4 +1,5 @@
-"""Named presets: ELECTRA-Small/Base/Large (paper, Table 6) and a tiny demo size.
+"""Named presets: ELECTRA-Small/Base/Large (paper, Table 6), ALBERT base to
+xxlarge (Lan et al. 2020, Table 1) and a tiny demo size.
 
 The paper trains Small on 128-token sequences and Base/Large on 512; the
 max_predictions_per_seq values follow from that.
@@ -86,7 +87,74 @@ def large() -> PretrainConfig:
     )
 
 
-PRESETS = {"tiny": tiny, "small": small, "base": base, "large": large}
+def _albert(hidden_size: int, num_layers: int, num_heads: int) -> PretrainConfig:
+    """ALBERT (Lan et al. 2020, sec. 3-4): embedding size 128, every layer shared,
+    FFN 4H, no dropout (sec. 4.8); MLM with n-gram masking (n <= 3) plus
+    sentence-order prediction (weight 1); LAMB, batch 4096, learning rate
+    0.00176, 125k steps (sec. 4.1) with the release's 3,125 warmup steps.
+    512-token sequences with 20 predictions, as the release's data builder;
+    30,000 SentencePiece pieces (the data's vocabulary replaces it)."""
+    return PretrainConfig(
+        model=ModelConfig(
+            encoder=EncoderConfig(
+                vocab_size=30000,
+                embedding_size=128,
+                hidden_size=hidden_size,
+                num_layers=num_layers,
+                num_heads=num_heads,
+                intermediate_size=4 * hidden_size,
+                dropout_rate=0.0,
+                attention_dropout_rate=0.0,
+                num_hidden_groups=1,
+            ),
+            objective="mlm",
+            masking="ngram",
+            max_ngram=3,
+            sentence_order=True,
+            sop_weight=1.0,
+            max_predictions_per_seq=20,
+        ),
+        train=TrainConfig(
+            batch_size=4096,
+            num_steps=125_000,
+            learning_rate=0.00176,
+            warmup_steps=3125,
+            optimizer="lamb",
+        ),
+    )
+
+
+def albert_base() -> PretrainConfig:
+    """ALBERT-base: 12 layers, hidden 768, 12 heads (12M parameters in Table 1)."""
+    return _albert(768, 12, 12)
+
+
+def albert_large() -> PretrainConfig:
+    """ALBERT-large: 24 layers, hidden 1024, 16 heads (18M)."""
+    return _albert(1024, 24, 16)
+
+
+def albert_xlarge() -> PretrainConfig:
+    """ALBERT-xlarge: 24 layers, hidden 2048, 16 heads (60M)."""
+    return _albert(2048, 24, 16)
+
+
+def albert_xxlarge() -> PretrainConfig:
+    """ALBERT-xxlarge: 12 layers, hidden 4096, 64 heads (235M in Table 1; the
+    sizes give 223M, see tests/models/test_parameter_count.py)."""
+    return _albert(4096, 12, 64)
+
+
+PRESETS = {
+    "tiny": tiny,
+    "small": small,
+    "base": base,
+    "large": large,
+    "albert_base": albert_base,
+    "albert_large": albert_large,
+    "albert_xlarge": albert_xlarge,
+    "albert_xxlarge": albert_xxlarge,
+}
 
 
 def get_config(name: str, overrides: list[str] = ()) -> PretrainConfig:

@@ -14,7 +14,10 @@ from typing import Any
 
 OBJECTIVES = ("electra", "electra_15", "mlm", "replace_mlm", "all_tokens_mlm")
 GENERATORS = ("masked_lm", "uniform", "unigram")
-SHARING = ("none", "embeddings", "all")
+SHARING = ("none", "embeddings", "all", "gdes")
+MASKING = ("token", "whole_word", "ngram")
+GENERATOR_TRAINING = ("maximum_likelihood", "adversarial")
+LAYER_SHARING = ("all", "attention", "ffn")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,6 +40,10 @@ class EncoderConfig:
     # into this many consecutive groups that each share one set of weights.
     # 0 means no sharing (one group per layer).
     num_hidden_groups: int = 0
+    # What a group shares: "all" (ALBERT), or the paper's ablations (sec. 4.5,
+    # Table 4): "attention" (only the self-attention blocks) or "ffn" (only
+    # the feed-forward blocks); each block with its add & LayerNorm.
+    layer_sharing: str = "all"
 
     def __post_init__(self):
         if self.hidden_size % self.num_heads:
@@ -47,6 +54,11 @@ class EncoderConfig:
             raise ValueError(
                 f"num_hidden_groups must be in [0, num_layers={self.num_layers}], "
                 f"got {self.num_hidden_groups}"
+            )
+        if self.layer_sharing not in LAYER_SHARING:
+            raise ValueError(
+                f"model.encoder.layer_sharing must be one of {LAYER_SHARING}, "
+                f"got {self.layer_sharing!r}"
             )
 
     @property
@@ -69,8 +81,18 @@ class ModelConfig:
     generator: "masked_lm" (a small BERT-style generator), "uniform" or
       "unigram" (fixed distributions; the unigram counts are set on the model).
     sharing: generator/discriminator weight tying: "none", "embeddings" (word,
-      position and segment embeddings and the embedding LayerNorm) or "all"
-      (the same encoder; needs generator_size 1).
+      position and segment embeddings and the embedding LayerNorm), "all"
+      (the same encoder; needs generator_size 1) or "gdes" (DeBERTaV3's
+      gradient-disentangled sharing: the discriminator sees each shared
+      embedding weight under stop-gradient plus its own zero-initialised
+      residual; models.gdes).
+    masking: "token" (positions drawn uniformly), "whole_word" (whole words)
+      or "ngram" (ALBERT: spans of 1..max_ngram whole words, length
+      probability proportional to 1 / length; models.span_masking).
+    sentence_order: ALBERT's sentence-order prediction on two-segment examples
+      (models.sentence_order), weighted by sop_weight.
+    generator_training: "maximum_likelihood" or "adversarial" (REINFORCE to
+      maximise the discriminator's loss; paper, appendix F; models.adversarial).
     """
 
     encoder: EncoderConfig = EncoderConfig()
@@ -99,12 +121,19 @@ class ModelConfig:
     # and train only the discriminator (RTD loss) with the generator frozen.
     # Needs sharing "none" and generator_size 1.
     two_stage_generator_steps: int = 0
+    masking: str = "token"
+    max_ngram: int = 3
+    sentence_order: bool = False
+    sop_weight: float = 1.0
+    generator_training: str = "maximum_likelihood"
 
     def __post_init__(self):
         for name, allowed in (
             ("objective", OBJECTIVES),
             ("generator", GENERATORS),
             ("sharing", SHARING),
+            ("masking", MASKING),
+            ("generator_training", GENERATOR_TRAINING),
         ):
             if getattr(self, name) not in allowed:
                 raise ValueError(
@@ -127,6 +156,27 @@ class ModelConfig:
                 raise ValueError("two-stage training needs an ELECTRA objective")
         if not 0 < self.mask_rate < 1 or not 0 <= self.mask_token_fraction <= 1:
             raise ValueError("mask_rate must be in (0, 1) and mask_token_fraction in [0, 1]")
+        if self.max_ngram < 1:
+            raise ValueError(f"model.max_ngram must be >= 1, got {self.max_ngram}")
+        if self.sentence_order and not self.sop_weight > 0:
+            raise ValueError(f"model.sentence_order needs model.sop_weight > 0, got {self.sop_weight}")
+        separate_generator = self.generator == "masked_lm" and self.objective != "mlm"
+        if self.sharing == "gdes" and not separate_generator:
+            raise ValueError(
+                "sharing 'gdes' gives the discriminator the generator's embeddings plus a "
+                "residual: it needs a separate generator (generator 'masked_lm', objective not 'mlm')"
+            )
+        if self.generator_training == "adversarial":
+            if not separate_generator or self.objective not in ("electra", "electra_15"):
+                raise ValueError(
+                    "adversarial training rewards a trainable generator with the discriminator's "
+                    "loss: it needs generator 'masked_lm' and objective 'electra' or 'electra_15'"
+                )
+            if self.sharing == "all" or self.two_stage_generator_steps:
+                raise ValueError(
+                    "adversarial training needs a generator of its own: not sharing 'all', "
+                    "not two-stage training"
+                )
 
     def generator_encoder(self) -> EncoderConfig:
         """The generator's encoder sizes: hidden, heads and FFN scaled (rounded), all layers kept.

@@ -6,6 +6,8 @@ import keras
 from keras import ops
 
 from configs import EncoderConfig
+from models.dropout import Dropout
+from models.layer_norm import LayerNorm
 
 
 def truncated_normal(stddev: float) -> keras.initializers.Initializer:
@@ -36,15 +38,27 @@ class EmbeddingBlock(keras.layers.Layer):
         self.segment_embeddings = self.add_weight(
             shape=(config.type_vocab_size, e), initializer=init, name="segment_embeddings"
         )
-        self.layer_norm = keras.layers.LayerNormalization(
+        self.layer_norm = LayerNorm(
             epsilon=config.layer_norm_epsilon, name="layer_norm"
         )
         self.layer_norm.build((None, None, e))
-        self.dropout = keras.layers.Dropout(config.dropout_rate)
+        self.dropout = Dropout(config.dropout_rate)
 
     def call(self, input_ids, segment_ids, training=None):
-        length = ops.shape(input_ids)[1]
-        x = ops.take(self.word_embeddings, input_ids, axis=0)
-        x = x + ops.expand_dims(self.position_embeddings[:length], 0)
-        x = x + ops.take(self.segment_embeddings, segment_ids, axis=0)
+        x = embedding_sum(
+            self.word_embeddings,
+            self.position_embeddings,
+            self.segment_embeddings,
+            input_ids,
+            segment_ids,
+        )
         return self.dropout(self.layer_norm(x), training=training)
+
+
+def embedding_sum(word, position, segment, input_ids, segment_ids):
+    """Word + position + segment embeddings (B, T, E) of input_ids, segment_ids (B, T)
+    from the tables word (V, E), position (max positions, E), segment (S, E)."""
+    length = ops.shape(input_ids)[1]
+    x = ops.take(word, input_ids, axis=0)
+    x = x + ops.expand_dims(position[:length], 0)
+    return x + ops.take(segment, segment_ids, axis=0)

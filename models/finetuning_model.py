@@ -19,10 +19,11 @@ HEADS = ("classification", "span")
 class FinetuningModel(keras.Model):
     """Call: {"input_ids", "input_mask", "segment_ids"} (B, T) int ->
     head "classification": {"logits": (B, num_outputs)};
-    head "span": {"start_logits", "end_logits": (B, T), "answerable_logits": (B,)}.
+    head "span": SpanHead's outputs, the end given features["start_positions"] (B,) when
+    present (training), else given each of the `beam_size` likeliest starts.
     """
 
-    def __init__(self, config: EncoderConfig, head: str, num_outputs: int = 1, **kwargs):
+    def __init__(self, config: EncoderConfig, head: str, num_outputs: int = 1, beam_size: int = 20, **kwargs):
         super().__init__(**kwargs)
         if head not in HEADS:
             raise ValueError(f"unknown head {head!r}; choose one of {HEADS}")
@@ -32,15 +33,14 @@ class FinetuningModel(keras.Model):
         if head == "classification":
             self.head = ClassificationHead(num_outputs, config.dropout_rate, name="classifier")
         else:
-            self.head = SpanHead(name="span_head")
+            self.head = SpanHead(beam_size, name="span_head")
 
     def call(self, features, training=None):
         mask = features["input_mask"]
         hidden = self.encoder(features["input_ids"], mask, features["segment_ids"], training=training)
         if self.head_kind == "classification":
             return {"logits": self.head(hidden, training=training)}
-        start, end, answerable = self.head(hidden, mask)
-        return {"start_logits": start, "end_logits": end, "answerable_logits": answerable}
+        return self.head(hidden, mask, features["segment_ids"], features.get("start_positions"))
 
     def layer_depths(self) -> list[int]:
         """Per trainable variable (model order): 0 for embeddings and their projection, i + 1 for
@@ -58,8 +58,13 @@ class FinetuningModel(keras.Model):
 def copy_encoder_weights(source: Encoder, target: Encoder) -> int:
     """Copies every weight of encoder `source` (embeddings included) into `target`, which has
     the same sizes; random-seed states are left alone. Returns the number of variables copied."""
-    pairs = [(s, t) for s, t in zip(source.variables, target.variables, strict=True)
-             if "seed_generator" not in s.path]
+    def weights(encoder):
+        return [v for v in encoder.variables if "seed_generator" not in v.path]
+
+    source_weights, target_weights = weights(source), weights(target)
+    if len(source_weights) != len(target_weights):
+        raise ValueError(f"the encoders differ: {len(source_weights)} weights to copy into {len(target_weights)}")
+    pairs = list(zip(source_weights, target_weights))
     for s, t in pairs:
         if tuple(s.shape) != tuple(t.shape):
             raise ValueError(f"cannot copy {s.path} {tuple(s.shape)} into {t.path} {tuple(t.shape)}")

@@ -24,6 +24,8 @@ GOLDEN = 0x9E3779B9  # 2**32 / golden ratio, odd: counter * GOLDEN is a bijectio
 
 # Independent streams: one per kind of draw.
 MASK_SCORES, MASK_CHOICE, RANDOM_IDS, SAMPLE_KEYS, GUMBEL_NOISE = range(1, 6)
+SEGMENT_SWAP, SPAN_LENGTHS, SPAN_ORDER, SPAN_BOUNDARY = range(6, 10)
+DROPOUT = 10
 
 
 def u32(value):

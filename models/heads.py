@@ -10,6 +10,7 @@ from keras import ops
 from configs import EncoderConfig
 from models.embeddings import EmbeddingBlock, truncated_normal
 from models.encoder import gelu
+from models.layer_norm import LayerNorm
 
 
 class MaskedLMHead(keras.layers.Layer):
@@ -25,7 +26,7 @@ class MaskedLMHead(keras.layers.Layer):
         self.embeddings = embeddings
         width = embeddings.config.embedding_size
         self.dense = keras.layers.Dense(width, kernel_initializer=init, name="transform")
-        self.layer_norm = keras.layers.LayerNormalization(
+        self.layer_norm = LayerNorm(
             epsilon=config.layer_norm_epsilon, name="layer_norm"
         )
         self.output_bias = self.add_weight(

@@ -135,16 +135,20 @@ def mask_tokens(
     keys,
     random_token_fraction: float = 0.0,
     vocab_size: int = 1,
+    selection=None,
 ) -> MaskedBatch:
     """Selects positions and masks them (see module doc). Shapes as MaskedBatch;
-    keys (B,) uint32 from hash_random.row_keys.
+    keys (B,) uint32 from hash_random.row_keys. selection: (positions, weights)
+    chosen elsewhere (e.g. models.span_masking) instead of select_positions.
 
     Random replacement ids are uniform over [0, vocab_size), as in BERT
     (bits mod vocab_size: bias below vocab_size / 2**32).
     """
-    positions, weights = select_positions(
-        input_ids, input_mask, special_ids, mask_rate, max_predictions, keys
-    )
+    if selection is None:
+        selection = select_positions(
+            input_ids, input_mask, special_ids, mask_rate, max_predictions, keys
+        )
+    positions, weights = selection
     draws = hash_random.to_uniform(
         hash_random.random_bits(keys[:, None], positions, hash_random.MASK_CHOICE)
     )

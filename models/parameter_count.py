@@ -12,12 +12,18 @@ def embedding_parameters(c: EncoderConfig) -> int:
 
 
 def stack_parameters(c: EncoderConfig, embedding_size: int) -> int:
-    """Embedding projection (if E != H) and the distinct Transformer layers."""
+    """Embedding projection (if E != H) and the distinct Transformer blocks.
+
+    A group shares its layers' attention and feed-forward blocks (each with
+    its LayerNorm), or only one kind (layer_sharing "attention" / "ffn").
+    """
     h, f = c.hidden_size, c.intermediate_size
     projection = (embedding_size * h + h) if embedding_size != h else 0
-    attention = 4 * (h * h + h)  # query, key, value, output
-    layer = attention + 2 * h + (h * f + f) + (f * h + h) + 2 * h
-    return projection + c.num_groups * layer
+    attention = 4 * (h * h + h) + 2 * h  # query, key, value, output; LayerNorm
+    ffn = (h * f + f) + (f * h + h) + 2 * h
+    copies = {"all": (c.num_groups, c.num_groups), "attention": (c.num_groups, c.num_layers),
+              "ffn": (c.num_layers, c.num_groups)}[c.layer_sharing]
+    return projection + copies[0] * attention + copies[1] * ffn
 
 
 def mlm_head_parameters(c: EncoderConfig, embedding_size: int) -> int:
@@ -31,20 +37,32 @@ def rtd_head_parameters(c: EncoderConfig) -> int:
     return h * h + h + h + 1
 
 
+def sentence_order_head_parameters(c: EncoderConfig) -> int:
+    """Pooler Dense(H) and the 2-way classifier."""
+    h = c.hidden_size
+    return h * h + h + 2 * h + 2
+
+
 def parameter_counts(config: ModelConfig) -> dict:
     """Parameters of the pre-training model by part.
 
-    discriminator: its encoder (embeddings included) and heads, i.e. the model
-    kept after pre-training; generator: what only the generator adds (its
-    encoder, unless it is the discriminator's, its own embeddings when untied,
-    its masked-LM head); total: all trainable parameters.
+    discriminator: its encoder (embeddings included) and heads (the SOP
+    pooler and classifier too), i.e. the model kept after pre-training; with
+    GDES also the embeddings' residuals (foldable into one table afterwards);
+    generator: what only the generator adds (its encoder, unless it is the
+    discriminator's, its own embeddings when untied, its masked-LM head, the
+    adversarial reward baseline); total: all trainable parameters.
     """
     d, e = config.encoder, config.encoder.embedding_size
     discriminator = embedding_parameters(d) + stack_parameters(d, e)
+    if config.sharing == "gdes":
+        discriminator += embedding_parameters(d)  # a residual for every shared weight
     if config.objective in ("replace_mlm", "all_tokens_mlm"):
         discriminator += mlm_head_parameters(d, e)
     if config.objective not in ("mlm", "replace_mlm"):
         discriminator += rtd_head_parameters(d)
+    if config.sentence_order:
+        discriminator += sentence_order_head_parameters(d)
     if config.objective == "mlm":
         generator = mlm_head_parameters(d, e)
     elif config.generator != "masked_lm":
@@ -56,6 +74,8 @@ def parameter_counts(config: ModelConfig) -> dict:
             generator += stack_parameters(g, e)
         if config.sharing == "none":
             generator += embedding_parameters(g)
+        if config.generator_training == "adversarial":
+            generator += g.hidden_size  # the baseline's w
     return {
         "discriminator": discriminator,
         "generator": generator,

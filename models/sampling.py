@@ -8,26 +8,63 @@ from models import hash_random
 from models.masking import scatter_positions
 
 
-def gumbel_noise_uniforms(keys, vocab_size: int):
-    """keys (...) uint32 -> uniforms (..., vocab_size) float32 in [0, 1), one stream per key."""
-    vocab = ops.arange(vocab_size)
-    bits = hash_random.random_bits(keys[..., None], vocab, hash_random.GUMBEL_NOISE)
-    return hash_random.to_uniform(bits)
+GUMBEL_BLOCK = 128  # vocabulary ids per block in the first stage of gumbel_max_sample
+
+
+def gumbel_noise(keys, start: int, count: int):
+    """keys (...) uint32 -> Gumbel(0, 1) noise (..., count) float32 for counters start..start+count-1.
+
+    As in the ELECTRA release, g = -log(-log(u + 1e-9) + 1e-9) with u ~ U[0, 1),
+    here u a hash of (key, counter) (models.hash_random).
+    """
+    bits = hash_random.random_bits(
+        keys[..., None], ops.arange(start, start + count), hash_random.GUMBEL_NOISE
+    )
+    return -ops.log(-ops.log(hash_random.to_uniform(bits) + 1e-9) + 1e-9)
 
 
 def gumbel_max_sample(logits, temperature: float, keys):
-    """One token per row from softmax(logits / temperature), by the Gumbel-max trick.
+    """One token per row from softmax(logits / temperature), exactly, by the Gumbel-max trick.
 
     logits (..., V) float, keys (...) uint32 (one per sample, e.g. from
     hash_random.random_bits) -> ids (...,) int32. No gradient flows to
-    `logits`: the generator is trained by maximum likelihood only. Noise as in
-    the ELECTRA release: g = -log(-log(u + 1e-9) + 1e-9), u ~ U[0, 1), here u
-    a hash of (key, vocabulary index).
+    `logits`: the generator is trained by maximum likelihood only.
+
+    Gumbel-max in two stages, over the whole vocabulary cut into blocks of
+    GUMBEL_BLOCK ids (the last one padded with probability 0):
+      1. a block, by Gumbel-max over the logs of the blocks' total
+         probabilities (the maximum of independent Gumbel(l_i) is
+         Gumbel(logsumexp(l_i)), so this is the block that one Gumbel-max
+         over all V logits would fall in, with its probability);
+      2. a token of that block, by Gumbel-max over its logits.
+    P(token) = P(block) P(token | block) = softmax(logits)[token], the
+    distribution of the ELECTRA release's one Gumbel-max over all V logits,
+    from V / 128 + 128 noise draws per sample instead of V: the (..., V)
+    work is one softmax and a block sum. Noise counters: blocks 0..n-1, then
+    n + the position in the chosen block. Tokens with probability below
+    e^-87 of the most likely one (float32 underflow) are never drawn.
     """
-    logits = ops.stop_gradient(ops.cast(logits, "float32")) / temperature
-    uniform = gumbel_noise_uniforms(keys, logits.shape[-1])
-    gumbel = -ops.log(-ops.log(uniform + 1e-9) + 1e-9)
-    return ops.cast(ops.argmax(logits + gumbel, axis=-1), "int32")
+    logits = ops.stop_gradient(ops.cast(logits, "float32"))
+    if temperature != 1:
+        logits = logits / temperature
+    vocab_size = logits.shape[-1]
+    size = min(GUMBEL_BLOCK, vocab_size)
+    count = -(-vocab_size // size)
+    probs = ops.softmax(logits, axis=-1)
+    if count * size > vocab_size:
+        padding = [[0, 0]] * (len(logits.shape) - 1) + [[0, count * size - vocab_size]]
+        probs = ops.pad(probs, padding)
+    rows = ops.reshape(probs, (-1, count, size))  # (N, count, size), N samples
+    block = ops.argmax(
+        ops.log(ops.sum(rows, axis=-1)) + ops.reshape(gumbel_noise(keys, 0, count), (-1, count)),
+        axis=-1,
+    )
+    flat = ops.arange(ops.shape(rows)[0]) * count + ops.cast(block, "int32")
+    chosen = ops.take(ops.reshape(rows, (-1, size)), flat, axis=0)  # (N, size)
+    noise = ops.reshape(gumbel_noise(keys, count, size), (-1, size))
+    within = ops.argmax(ops.log(chosen) + noise, axis=-1)
+    ids = ops.cast(block, "int32") * size + ops.cast(within, "int32")
+    return ops.reshape(ids, ops.shape(keys))
 
 
 def replace_tokens(input_ids, input_mask, positions, weights, sampled_ids):

@@ -29,6 +29,8 @@ def stage_variables(model, stage: str) -> list:
         parts = (model.generator, model.generator_head)
     elif stage == "discriminator":
         parts = (model.discriminator, model.discriminator_head)
+        if hasattr(model, "sentence_order_head"):  # SOP is the discriminator's task
+            parts += (model.sentence_order_head,)
     else:
         raise ValueError(f"unknown training stage {stage!r}")
     wanted = {id(v) for part in parts for v in part.trainable_variables}

@@ -144,7 +144,7 @@ class Tokenizer:
             ids = tokenizer.tokenize(lines)
             return ids.flat_values, ids.row_lengths()
 
-        self._tokenizer = tokenizer  # keeps its resources alive
+        self.text_tokenizer = tokenizer  # the in-graph tokenizer (also keeps its resources alive)
         self._ids_and_lengths = ids_and_lengths
 
     @property

@@ -49,6 +49,8 @@ def mistakes(tmp_path_factory):
         "export": (("trainers.export", f"--model_dir={tmp}", f"--output={tmp}/saved"), "config.json not found"),
         "finetune": (("trainers.finetune", "--task=sst2", f"--init_checkpoint={finetuned}",
                       f"--model_dir={tmp}/ft", f"--data_dir={tmp}"), "is a fine-tuning run"),
+        "convert": (("trainers.convert", f"--from={finetuned}", f"--to={tmp}/c", "--from_format=huggingface"),
+                    "finetuned/config.json: model_type None is not ELECTRA"),
     }
     started = {name: (_start(*args), message) for name, (args, message) in cases.items()}
     yield {name: (process.communicate(timeout=300), process.returncode, message)
@@ -56,7 +58,7 @@ def mistakes(tmp_path_factory):
 
 
 @pytest.mark.parametrize("name", ["build_pretraining_data", "build_vocab", "pretrain_no_vocab", "pretrain_preset",
-                                  "pretrain_other_run", "export", "finetune"])
+                                  "pretrain_other_run", "export", "finetune", "convert"])
 def test_a_mistake_is_one_line_and_status_2(mistakes, name):
     (stdout, stderr), status, message = mistakes[name]
     assert status == 2, stderr

@@ -1,13 +1,23 @@
-"""Exports the discriminator as a SavedModel for TF Serving.
+"""Exports a run as a SavedModel for TF Serving: `python -m trainers.export --model_dir=RUN --output=BASE
+[--version=N]`.
 
-`python -m trainers.export --model_dir=DIR --output=DIR`. The `serving_default`
-signature takes raw text, tokenizes it in the graph with the tokenizer the
-data pipeline used, and returns per-token replaced probabilities:
+Writes version N of the model to BASE/N/, the layout TF Serving watches
+(default N: one more than the highest version in BASE, 1 for the first); an
+existing version is never overwritten. The version is written to a
+temporary directory in BASE (not a number, so TF Serving ignores it) and
+renamed when complete. Its `serving_default` signature takes raw text and
+tokenizes it in the graph with the run's tokenizer (trainers/serving/):
 
-  text: (B,) string ->
-    tokens (B, L) string ("" at padding), token_ids (B, L) int32,
-    input_mask (B, L) int32, replaced_probability (B, L) float32 (0 at padding),
-  with L <= max_seq_length ([CLS] and [SEP] included; longer texts are truncated).
+  pre-trained runs (trainers.pretrain, trainers.convert): discriminator.py,
+    text -> per-token replaced probabilities;
+  classification and regression runs (trainers.finetune): classifier.py,
+    text (or text_a, text_b when the run's task.text_columns names two) ->
+    probabilities, classes and label, or score;
+  SQuAD runs: squad.py, question, context -> answer text, character
+    start/end, score (and for 2.0 the no-answer score and decision).
+
+assets.extra/tf_serving_warmup_requests holds the requests TF Serving replays
+on loading (warmup.py).
 """
 from __future__ import annotations
 
@@ -17,44 +27,23 @@ import sys
 
 import tensorflow as tf
 
-from configs import PretrainConfig
+from configs import FinetuneConfig, PretrainConfig
+from models.finetuning_model import FinetuningModel
 from models.pretrainer import ElectraPretrainer
 from pipelines import cli
-from pipelines.tokenization import load_vocab, make_text_tokenizer
 from trainers import run_directory
 from trainers.checkpointing import restore_weights
+from trainers.serving.classifier import TextClassifier
+from trainers.serving.discriminator import ReplacedTokenDetector
+from trainers.serving.squad import SquadServer
+from trainers.serving.text_encoder import TextEncoder
+from trainers.serving.warmup import warmup_inputs, write_warmup_requests
+
+SIGNATURE = "serving_default"
 
 
-class ReplacedTokenDetector(tf.Module):
-    """The discriminator with in-graph tokenization; holds no generator weights."""
-
-    def __init__(self, pretrainer: ElectraPretrainer, vocab_path: str, tokenizer_path: str, lowercase: bool,
-                 max_seq_length: int):
-        super().__init__()
-        self.discriminator = pretrainer.discriminator
-        self.discriminator_head = pretrainer.discriminator_head
-        self.tokenizer = make_text_tokenizer(tokenizer_path, lowercase)
-        self.vocab = tf.constant(load_vocab(vocab_path))
-        self.special_ids = dict(pretrainer.special_ids)
-        self.max_seq_length = max_seq_length
-
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
-    def serve(self, text):
-        pieces = self.tokenizer.tokenize(text)[:, : self.max_seq_length - 2]
-        pieces = tf.cast(pieces, tf.int32)
-        batch = tf.shape(text)[0]
-        cls = tf.fill([batch, 1], self.special_ids["cls"])
-        sep = tf.fill([batch, 1], self.special_ids["sep"])
-        ids = tf.concat([cls, pieces, sep], axis=1)
-        input_ids = ids.to_tensor(default_value=self.special_ids["pad"])
-        input_mask = tf.ones_like(ids).to_tensor(default_value=0)
-        segment_ids = tf.zeros_like(input_ids)
-        hidden = self.discriminator(input_ids, input_mask, segment_ids, training=False)
-        logits = self.discriminator_head(hidden)
-        probability = tf.sigmoid(tf.cast(logits, tf.float32)) * tf.cast(input_mask, tf.float32)
-        tokens = tf.where(input_mask > 0, tf.gather(self.vocab, input_ids), "")
-        return {"tokens": tokens, "token_ids": input_ids, "input_mask": input_mask,
-                "replaced_probability": probability}
+class ExportError(cli.UserError):
+    """An output version that exists, or a run this export cannot serve."""
 
 
 def load_pretrainer(model_dir: str, checkpoint: str | None = None) -> tuple[ElectraPretrainer, dict]:
@@ -73,26 +62,94 @@ def load_pretrainer(model_dir: str, checkpoint: str | None = None) -> tuple[Elec
     return pretrainer, data
 
 
-def export(model_dir: str, output: str) -> str:
-    pretrainer, data = load_pretrainer(model_dir)
-    if getattr(pretrainer, "discriminator_head", None) is None:
-        raise cli.UserError(f"{model_dir} was trained with objective {pretrainer.config.objective!r}, which "
-                         "has no replaced-token head to export")
-    tokenizer_file = data.get("tokenizer", {}).get("file", "vocab.txt")  # older runs: WordPiece
-    module = ReplacedTokenDetector(pretrainer, os.path.join(model_dir, "vocab.txt"),
-                                   os.path.join(model_dir, tokenizer_file), data["lowercase"],
-                                   data["max_seq_length"])
-    tf.saved_model.save(module, output, signatures={"serving_default": module.serve})
-    print(f"wrote SavedModel to {output}")
-    return output
+def load_finetuned(model_dir: str) -> FinetuningModel:
+    """The FinetuningModel of fine-tuning run `model_dir` with its latest checkpoint's weights."""
+    config = run_directory.read_config(model_dir)
+    if not isinstance(config, FinetuneConfig):
+        raise run_directory.RunDirectoryError(f"{model_dir} is a pre-training run, not a fine-tuning run")
+    run_directory.require_checkpoint(model_dir)
+    num_outputs = 1 if config.task.is_regression or config.task.is_squad else len(
+        run_directory.read_labels(model_dir))
+    model = FinetuningModel(config.encoder, "span" if config.task.is_squad else "classification", num_outputs)
+    zeros = tf.zeros((1, config.task.max_seq_length), tf.int32)
+    model({"input_ids": zeros, "input_mask": zeros, "segment_ids": zeros}, training=False)
+    print(f"restored {restore_weights(model, model_dir)}")
+    return model
+
+
+def text_encoder(model_dir: str, max_seq_length: int) -> TextEncoder:
+    """The in-graph tokenizer and input layout of run `model_dir` (data.json)."""
+    data = run_directory.read_data(model_dir)
+    tokenizer_file = data.get("tokenizer", {}).get("file", run_directory.VOCAB)  # older runs: WordPiece
+    return TextEncoder(os.path.join(model_dir, tokenizer_file), data["lowercase"], data["special_token_ids"],
+                       max_seq_length)
+
+
+def serving_module(model_dir: str, config: PretrainConfig | FinetuneConfig) -> tuple[tf.Module, int]:
+    """(module with a `serve` tf.function, its maximum length in tokens) for run `model_dir`."""
+    if isinstance(config, PretrainConfig):
+        pretrainer, data = load_pretrainer(model_dir)
+        if getattr(pretrainer, "discriminator_head", None) is None:
+            raise ExportError(f"{model_dir} was trained with objective {pretrainer.config.objective!r}, which "
+                              "has no replaced-token head to export")
+        encoder = text_encoder(model_dir, data["max_seq_length"])
+        vocab = os.path.join(model_dir, run_directory.VOCAB)
+        return ReplacedTokenDetector(pretrainer, encoder, vocab), data["max_seq_length"]
+    length = config.task.max_seq_length
+    if config.task.is_squad:
+        return SquadServer.from_run(model_dir), length
+    labels = None if config.task.is_regression else run_directory.read_labels(model_dir)
+    classifier = TextClassifier(load_finetuned(model_dir), text_encoder(model_dir, length), labels,
+                                config.task.num_texts == 2)
+    return classifier, length
+
+
+def version_dir(base: str, version: int | None) -> str:
+    """BASE/<version>: `version`, which must not exist, or one more than the highest in BASE."""
+    existing = [int(name.rstrip("/")) for name in (tf.io.gfile.listdir(base) if tf.io.gfile.isdir(base) else [])
+                if name.rstrip("/").isdigit()]
+    if version is None:
+        version = max(existing, default=0) + 1
+    if version < 1:
+        raise ExportError(f"--version must be a positive integer, got {version}")
+    path = os.path.join(base, str(version))
+    if version in existing:
+        raise ExportError(f"{path} exists; versions are never overwritten: pick another --version "
+                          "or leave it out (the next free one)")
+    return path
+
+
+def export(model_dir: str, output: str, version: int | None = None) -> str:
+    """Writes run `model_dir` as version `version` under `output` (see module doc); returns its directory."""
+    seeds = sorted(tf.io.gfile.glob(os.path.join(model_dir, "seed_*")))
+    if seeds and not tf.io.gfile.exists(os.path.join(model_dir, run_directory.CONFIG)):
+        raise run_directory.RunDirectoryError(f"{model_dir} holds the runs of several seeds (trainers.finetune "
+                                              f"--seeds); export one of them, e.g. {seeds[0]}")
+    config = run_directory.read_config(model_dir)
+    run_directory.require_checkpoint(model_dir)
+    target = version_dir(output, version)
+    module, max_seq_length = serving_module(model_dir, config)
+    temporary = os.path.join(output, f"tmp-{os.path.basename(target)}-{os.getpid()}")
+    try:
+        tf.saved_model.save(module, temporary, signatures={SIGNATURE: module.serve})
+        names = [spec.name for spec in module.serve.input_signature]
+        write_warmup_requests(temporary, SIGNATURE, warmup_inputs(names, max_seq_length))
+        tf.io.gfile.rename(temporary, target)  # fails if `target` appeared meanwhile
+    finally:
+        if tf.io.gfile.exists(temporary):
+            tf.io.gfile.rmtree(temporary)
+    print(f"wrote SavedModel version {os.path.basename(target)} to {target}")
+    return target
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--model_dir", required=True, help="a trainers.pretrain model directory")
-    p.add_argument("--output", required=True, help="SavedModel directory to write")
+    p.add_argument("--model_dir", required=True, help="a run directory of trainers.pretrain, trainers.convert "
+                   "or trainers.finetune")
+    p.add_argument("--output", required=True, help="the model's base directory; writes OUTPUT/VERSION/")
+    p.add_argument("--version", type=int, default=None, help="default: one more than the highest in OUTPUT")
     args = p.parse_args(argv)
-    export(args.model_dir, args.output)
+    export(args.model_dir, args.output, args.version)
     return 0
 
 

@@ -52,8 +52,9 @@ def parse_args(argv):
     p.add_argument("--data_dir", default="", help="GLUE task or SQuAD directory")
     p.add_argument("--train_file", default="")
     p.add_argument("--eval_file", default="")
-    p.add_argument("--text_columns", default="", help="one or two column names, comma-separated")
-    p.add_argument("--label_column", default="")
+    p.add_argument("--text_columns", default="",
+                   help="one or two column names, comma-separated (--eval_only: default the run's)")
+    p.add_argument("--label_column", default="", help="(--eval_only: default the run's)")
     p.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
                    help="dotted config override, repeatable, e.g. train.learning_rate=1e-4")
     p.add_argument("--seeds", type=int, default=1, help="fine-tune this many times (seeds seed, seed+1, ...)")
@@ -197,6 +198,9 @@ def main(argv=None) -> int:
     tokenizer_data = run_directory.read_data(source_dir)
     if args.eval_only and task_name != args.task:
         raise RunDirectoryError(f"{args.model_dir} was fine-tuned on {task_name}, not {args.task}")
+    if args.eval_only:
+        args.text_columns = args.text_columns or config.task.text_columns
+        args.label_column = args.label_column or config.task.label_column
     data = read_task_data(args, task_name, labels=labels, need_train=not args.eval_only)
     if not args.eval_only:
         try:
@@ -204,6 +208,8 @@ def main(argv=None) -> int:
         except ValueError as err:  # an unknown key or a bad value: the user's flags
             raise cli.UserError(f"--override: {err}") from None
         config = resolve_steps(config, data.num_train_examples(), args.override)
+        config = dataclasses.replace(config, task=dataclasses.replace(
+            config.task, text_columns=",".join(data.text_columns), label_column=data.label_column))
     data.check_tokenizer(tokenizer_data)
     tokenizer_path = os.path.join(source_dir, tokenizer_data["tokenizer"]["file"])
     features = data.features(lambda: Tokenizer(tokenizer_path, tokenizer_data["lowercase"]),

@@ -111,3 +111,12 @@ def in_memory_batches(features: dict, batch_size: int, seed: int,
     order = tf.data.Dataset.range(2**62).flat_map(epoch_order).batch(batch_size * pipelines, drop_remainder=True)
     order = order.map(lambda index: index[part * batch_size:(part + 1) * batch_size])
     return order.map(lambda index: {name: tf.gather(t, index) for name, t in tensors.items()}).prefetch(2)
+
+
+def two_segment_fraction(pattern: str, max_seq_length: int, max_examples: int = 1000) -> float:
+    """Fraction of the first `max_examples` examples of `pattern` (file order) that have a
+    second segment (segment id 1 on a real token)."""
+    dataset = make_dataset(pattern, max_examples, max_seq_length, training=False, seed=0)
+    batch = next(iter(dataset.take(1)))
+    two = tf.reduce_any((batch["segment_ids"] > 0) & (batch["input_mask"] > 0), axis=1)
+    return float(tf.reduce_mean(tf.cast(two, tf.float32)))

@@ -80,8 +80,9 @@ class ElectraOptimizer(keras.optimizers.Optimizer):
         lr = ops.cast(learning_rate, variable.dtype)
         if self.learning_rate_multipliers is not None:
             lr = lr * self.learning_rate_multipliers[i]
-        self.assign(m, self.beta_1 * m + (1.0 - self.beta_1) * g)
-        self.assign(v, self.beta_2 * v + (1.0 - self.beta_2) * ops.square(g))
+        # m <- beta_1 m + (1 - beta_1) g, as m + (g - m)(1 - beta_1): two passes over m, not three.
+        self.assign_add(m, (g - m) * (1.0 - self.beta_1))
+        self.assign_add(v, (ops.square(g) - v) * (1.0 - self.beta_2))
         m_hat, v_hat = m, v
         if self.bias_correction:
             t = ops.cast(self.iterations + 1, variable.dtype)

@@ -3,30 +3,38 @@
 Writes to DIR: config.json (resolved), vocab.txt (and spm.model for
 SentencePiece data), data.json (tokenizer settings, for export), checkpoints,
 TensorBoard logs (train/, eval/) and eval_results.json. Rerunning with the
-same DIR resumes from its latest checkpoint.
+same DIR resumes from its latest checkpoint. Without --config, the config is
+that of the run in DIR (e.g. one trainers.convert wrote), else of the
+--init_checkpoint run; a converted run's weights-only checkpoint starts
+generator and discriminator together on a fresh schedule (new optimizer, step 0).
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
 
 import tensorflow as tf
 
-from configs import PretrainConfig, get_config, with_vocab_size
+from configs import ModelConfig, PretrainConfig, apply_overrides, get_config, with_vocab_size
+from models.word_boundaries import continuation_flags
 from pipelines import cli
 from pipelines.cli import UserError
+from pipelines.vocabulary import parse_vocab
 from trainers import baselines, run_directory
 from trainers.distribution import STRATEGIES, make_strategy, worker_input_context
-from trainers.input_data import load_manifest
+from trainers.input_data import load_manifest, two_segment_fraction
 from trainers.loop import Trainer
 from trainers.tasks.pretraining import RTD_OBJECTIVES, PretrainingTask
 
 
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--config", default="tiny", help="preset: tiny, small, base, large")
+    p.add_argument("--config", default=None,
+                   help="preset: tiny, small, base, large, albert_base, albert_large, albert_xlarge, albert_xxlarge "
+                        "(default: the config of the run in --model_dir, else of the --init_checkpoint run, else tiny)")
     p.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
                    help="dotted config override, repeatable, e.g. train.num_steps=1000")
     p.add_argument("--data", required=True, help="glob of training TFRecords")
@@ -43,32 +51,77 @@ def parse_args(argv):
     return p.parse_args(argv)
 
 
+# Model settings that shape no weight: a converted run may change them before its first step.
+TRAINING_SETTINGS = ("mask_rate", "mask_token_fraction", "max_predictions_per_seq", "mlm_weight", "disc_weight",
+                     "temperature")
+
+
+def saved_config(args) -> tuple[PretrainConfig, str] | tuple[None, None]:
+    """Without --config: (config, directory) of the pre-training run in --model_dir (an earlier
+    run of this command, or one trainers.convert wrote), else of the --init_checkpoint run; else (None, None)."""
+    init = args.init_checkpoint
+    init_dir = (init if tf.io.gfile.isdir(init) else os.path.dirname(init)) if init else ""
+    for directory in (args.model_dir, init_dir) if args.config is None else ():
+        if directory and tf.io.gfile.exists(os.path.join(directory, run_directory.CONFIG)):
+            saved = run_directory.read_config(directory)
+            # Another kind of run in --model_dir: write_run_files refuses it.
+            return (saved, directory) if isinstance(saved, PretrainConfig) else (None, None)
+    return None, None
+
+
 def resolve_config(args, manifest: dict) -> PretrainConfig:
-    """The preset with overrides, its vocabulary size taken from the data (a mismatch is an error)."""
+    """The preset (or saved_config's) with overrides, its vocabulary size taken from the data
+    (a mismatch with an override or with the run's vocabulary is an error)."""
+    saved, saved_dir = saved_config(args)
     try:
-        config = get_config(args.config, args.override)
+        config = apply_overrides(saved, args.override) if saved else get_config(args.config or "tiny", args.override)
     except ValueError as err:  # an unknown preset or key, a bad value: the user's flags
         raise UserError(f"--config/--override: {err}") from None
     data_vocab = int(manifest["vocab_size"])
-    if any(o.split("=")[0].strip().endswith("vocab_size") for o in args.override):
+    if saved or any(o.split("=")[0].strip().endswith("vocab_size") for o in args.override):
         if config.model.encoder.vocab_size != data_vocab:
-            raise UserError(f"model.encoder.vocab_size={config.model.encoder.vocab_size} but the data "
+            source = f" (the run in {saved_dir}; tokenize the data with its vocab.txt)" if saved else ""
+            raise UserError(f"model.encoder.vocab_size={config.model.encoder.vocab_size}{source} but the data "
                              f"was tokenized with a vocabulary of {data_vocab}")
     config = with_vocab_size(config, data_vocab)
     if manifest["max_seq_length"] > config.model.encoder.max_position_embeddings:
         raise UserError(f"data max_seq_length {manifest['max_seq_length']} exceeds "
                          f"max_position_embeddings {config.model.encoder.max_position_embeddings}")
+    if config.model.sentence_order and not two_segment_fraction(args.data, manifest["max_seq_length"]):
+        raise UserError(f"model.sentence_order needs two-segment examples, but the first examples of "
+                         f"{args.data} all have one segment")
     return config
 
 
-def write_run_files(model_dir: str, config: PretrainConfig, manifest: dict) -> None:
-    """Saves the resolved config and tokenizer files; refuses to resume with another model config."""
+def word_continuation(manifest: dict):
+    """(V,) flags of the data vocabulary's pieces that continue a word (whole-word/n-gram masking)."""
+    with tf.io.gfile.GFile(os.path.join(manifest["directory"], manifest["vocab_file"])) as f:
+        pieces = parse_vocab(f.read())
+    return continuation_flags(pieces, manifest.get("tokenizer", {"type": "wordpiece"})["type"])
+
+
+def same_weights(saved: ModelConfig, new: ModelConfig) -> bool:
+    """Whether `new` differs from `saved` only in TRAINING_SETTINGS."""
+    return dataclasses.replace(saved, **{k: getattr(new, k) for k in TRAINING_SETTINGS}) == new
+
+
+def write_run_files(model_dir: str, config: PretrainConfig, manifest: dict, converted: bool = False) -> None:
+    """Saves the resolved config and tokenizer files; refuses to resume with another model config
+    (a `converted` run not yet trained: with other weights) or another vocabulary."""
     tokenizer = manifest.get("tokenizer", {"type": "wordpiece"})
     for name in (manifest["vocab_file"], tokenizer.get("model_file")):
         if name and not tf.io.gfile.exists(os.path.join(manifest["directory"], name)):
             raise UserError(f"{os.path.join(manifest['directory'], name)} not found: the data directory must hold "
                             "the vocabulary that pipelines.build_pretraining_data wrote beside manifest.json")
-    run_directory.write_config(model_dir, config, same_model=lambda saved, new: saved.model == new.model)
+    same_model = (lambda s, n: same_weights(s.model, n.model)) if converted else (lambda s, n: s.model == n.model)
+    run_directory.write_config(model_dir, config, same_model=same_model)
+    run_vocab, data_vocab = (os.path.join(d, n) for d, n in ((model_dir, run_directory.VOCAB),
+                                                                (manifest["directory"], manifest["vocab_file"])))
+    if tf.io.gfile.exists(run_vocab):
+        with tf.io.gfile.GFile(run_vocab, "rb") as a, tf.io.gfile.GFile(data_vocab, "rb") as b:
+            if a.read() != b.read():
+                raise UserError(f"the data's vocabulary {data_vocab} is not the run's {run_vocab}; tokenize the "
+                                f"data with {run_vocab}")
     data = dict(manifest, tokenizer={"type": tokenizer["type"], "file": tokenizer.get("model_file", "vocab.txt")})
     run_directory.write_tokenizer_files(model_dir, manifest["directory"], data)
 
@@ -84,6 +137,9 @@ def print_heldout_comparison(metrics: dict, objective: str) -> None:
               f"-> {'beats' if disc_ok else 'DOES NOT beat'} it")
     print(f"  generator masked-token accuracy {metrics['mlm_accuracy']:.4f} vs most-frequent-token "
           f"{metrics['most_frequent_token_accuracy']:.4f} -> {'beats' if gen_ok else 'DOES NOT beat'} it")
+    print(f"  generator entropy {metrics['generator_entropy']:.4f} nats per masked position")
+    if "sop_accuracy" in metrics:
+        print(f"  sentence-order accuracy {metrics['sop_accuracy']:.4f} (0.5 = chance)")
     if objective in RTD_OBJECTIVES:
         counted = metrics["tokens"] if objective == "electra" else metrics["masked_positions"]
         positives = metrics["replaced_fraction"] * counted
@@ -104,10 +160,14 @@ def main(argv=None) -> int:
     if args.eval_data and not tf.io.gfile.glob(args.eval_data):
         raise FileNotFoundError(f"no files match --eval_data {args.eval_data!r}")
     config = resolve_config(args, manifest)
+    converted = run_directory.weights_only_checkpoint(args.model_dir)
+    if converted and args.init_checkpoint:
+        raise UserError(f"{args.model_dir} holds converted weights ({converted}) to start from; "
+                        "--init_checkpoint would replace them: give one of the two")
     strategy = make_strategy(args.strategy, args.tpu)  # first: multi-worker set-up precedes TF's start
     chief = worker_input_context(strategy).input_pipeline_id == 0
     if chief:
-        write_run_files(args.model_dir, config, manifest)
+        write_run_files(args.model_dir, config, manifest, converted=bool(converted))
     print(f"strategy {type(strategy).__name__} with {strategy.num_replicas_in_sync} replica(s); "
           f"data {manifest['splits']['train']['examples']} examples, vocab {manifest['vocab_size']}")
     shard_examples = {shard["file"]: shard["examples"] for split in manifest["splits"].values()
@@ -122,14 +182,20 @@ def main(argv=None) -> int:
     trainer = Trainer(task, strategy, args.model_dir)
     if task.skipped:
         trainer.log_scalars("train", {"skipped_corrupt_records": skipped_records(task.skipped)})
-    step = trainer.restore()
+    step = 0 if converted else trainer.restore()
     if step:
         print(f"resumed from {trainer.manager.latest_checkpoint} at step {step}")
+    elif converted:
+        print(f"starting from the converted weights {trainer.initialize_from(converted)} (generator and "
+              "discriminator; new optimizer, schedule from step 0)")
     elif args.init_checkpoint:
         print(f"initialised the model from {trainer.initialize_from(args.init_checkpoint)}")
     if not step and config.model.generator == "unigram":
         trainer.model.set_unigram_counts(task.count_tokens())
         print("unigram generator set from the training data's token counts")
+    if not step and config.model.masking != "token":
+        trainer.model.set_word_continuation(word_continuation(manifest))
+        print(f"{config.model.masking} masking: word boundaries from the data's vocabulary")
     trainer.train(evaluate_every=bool(args.eval_data))
     if args.eval_data and trainer.step >= config.train.num_steps:
         metrics = trainer.evaluate(config.train.eval_batches)

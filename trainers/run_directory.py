@@ -97,8 +97,12 @@ def write_tokenizer_files(model_dir: str, source_dir: str, data: dict) -> None:
     else:
         tokenizer["file"] = VOCAB
     out = {k: data[k] for k in ("special_token_ids", "lowercase", "max_seq_length", "vocab_size")}
-    out["tokenizer"] = tokenizer
-    _write_json(os.path.join(model_dir, DATA), out)
+    write_data(model_dir, dict(out, tokenizer=tokenizer))
+
+
+def write_data(model_dir: str, data: dict) -> None:
+    """Writes data.json: special_token_ids, lowercase, max_seq_length, vocab_size, tokenizer {type, file}."""
+    _write_json(os.path.join(model_dir, DATA), data)
 
 
 def write_labels(model_dir: str, labels: list[str]) -> None:
@@ -114,4 +118,13 @@ def require_checkpoint(model_dir: str) -> str:
     latest = tf.train.latest_checkpoint(model_dir)
     if latest is None:
         raise RunDirectoryError(f"no checkpoint in {model_dir}; train it first")
+    return latest
+
+
+def weights_only_checkpoint(model_dir: str) -> str | None:
+    """The latest checkpoint of `model_dir` if it holds model weights only (trainers.convert writes
+    such a `ckpt-0`; training checkpoints also hold the optimizer), else None."""
+    latest = tf.train.latest_checkpoint(model_dir)
+    if latest is None or any(name.startswith("optimizer/") for name, _ in tf.train.list_variables(latest)):
+        return None
     return latest

@@ -1,19 +1,34 @@
-"""Loads an exported SavedModel the way a server would and shows what it detects.
+"""Loads an exported SavedModel the way a server would and shows what it computes.
 
-`python -m trainers.serving_check --saved_model=DIR --text="..." --swap=old:new`
+    python -m trainers.serving_check --saved_model=DIR --text="..." [--text="..."]   # a task model
+    python -m trainers.serving_check --saved_model=DIR --text="..." --swap=old:new   # a discriminator
+    python -m trainers.serving_check --saved_model=DIR --replay_warmup [--outputs=FILE.npz]
 
-Imports only tensorflow and tensorflow_text (no project code; TensorFlow itself
-loads Keras), so it shows the SavedModel is self-contained. Prints every token of the text with
-`old` replaced by `new`, with its replaced probability.
+DIR is a version directory (BASE/N) or a model's base directory (its highest
+version). Imports only tensorflow and tensorflow_text (no project code;
+TensorFlow itself loads Keras; --replay_warmup also reads the requests with
+tensorflow-serving-api's protos, as TF Serving does), so it shows the
+SavedModel is self-contained.
+
+Classification models: each text with its label probabilities and predicted
+label (pair tasks: --text_b, once per --text); regression: each score.
+Discriminator: every token of the text with `old` replaced by `new`, with its
+replaced probability. --replay_warmup: every warmup request through its
+signature (outputs saved to --outputs), then a request without an input and
+one of the wrong dtype, which the model must refuse.
 """
 from __future__ import annotations
 
 import argparse
 import difflib
+import os
 import sys
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_text  # noqa: F401  (registers the tokenizer ops the graph uses)
+
+WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 
 
 def swap_word(text: str, swap: str) -> str:
@@ -32,6 +47,17 @@ def project_modules() -> list[str]:
                   and name not in ("trainers", __name__, "trainers.serving_check"))
 
 
+def version_directory(path: str) -> str:
+    """`path` if it holds a SavedModel, else its highest numbered version."""
+    if tf.io.gfile.exists(os.path.join(path, "saved_model.pb")):
+        return path
+    versions = [int(n.rstrip("/")) for n in tf.io.gfile.listdir(path) if n.rstrip("/").isdigit()] \
+        if tf.io.gfile.isdir(path) else []
+    if not versions:
+        raise FileNotFoundError(f"{path}: neither a SavedModel nor a directory of numbered versions")
+    return os.path.join(path, str(max(versions)))
+
+
 def swapped_positions(original: list[str], swapped: list[str]) -> set[int]:
     """Indices of `swapped` tokens that are not aligned with an equal token of `original`."""
     matcher = difflib.SequenceMatcher(a=original, b=swapped, autojunk=False)
@@ -39,19 +65,9 @@ def swapped_positions(original: list[str], swapped: list[str]) -> set[int]:
     return set(range(len(swapped))) - kept
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--saved_model", required=True)
-    p.add_argument("--text", required=True)
-    p.add_argument("--swap", required=True, help="old:new, the word to replace and its replacement")
-    args = p.parse_args(argv)
-
-    serve = tf.saved_model.load(args.saved_model).signatures["serving_default"]
-    swapped = swap_word(args.text, args.swap)
-    out = serve(text=tf.constant([args.text, swapped]))
-    forbidden = project_modules()
-    print(f"loaded {args.saved_model} with tensorflow and tensorflow_text, no project code"
-          f"{'' if not forbidden else ' (BUT ALSO ' + ', '.join(forbidden) + ')'}")
+def show_replaced(serve, text: str, swap: str) -> None:
+    swapped = swap_word(text, swap)
+    out = serve(text=tf.constant([text, swapped]))
     rows = []
     for row in (0, 1):
         mask = out["input_mask"][row].numpy().astype(bool)
@@ -66,7 +82,107 @@ def main(argv=None) -> int:
     others = [p for i, p in enumerate(probs) if i not in changed and tokens[i] not in ("[CLS]", "[SEP]")]
     print(f"mean replaced probability: swapped-in token(s) {sum(probs[i] for i in changed) / len(changed):.3f}, "
           f"other tokens {sum(others) / max(1, len(others)):.3f}")
-    return 1 if forbidden else 0
+
+
+def show_predictions(serve, inputs: dict) -> None:
+    """One line per text: the score, or each label's probability and the predicted label."""
+    out = {k: v.numpy() for k, v in serve(**{k: tf.constant(v) for k, v in inputs.items()}).items()}
+    for i, texts in enumerate(zip(*inputs.values())):
+        shown = " | ".join(texts)
+        if "score" in out:
+            print(f"{out['score'][i]:8.4f}  {shown}")
+            continue
+        probabilities = "  ".join(f"{c.decode()} {p:.3f}" for c, p in zip(out["classes"][i], out["probabilities"][i]))
+        print(f"{out['label'][i].decode():>12s}  ({probabilities})  {shown}")
+
+
+def read_warmup_requests(saved_model: str) -> list:
+    """The PredictRequests of the SavedModel's warmup file."""
+    from tensorflow_serving.apis import prediction_log_pb2  # protos only, as TF Serving reads them
+    requests = []
+    for record in tf.data.TFRecordDataset(os.path.join(saved_model, WARMUP_FILE)).as_numpy_iterator():
+        requests.append(prediction_log_pb2.PredictionLog.FromString(record).predict_log.request)
+    return requests
+
+
+def _array(tensor) -> np.ndarray:
+    """The tensor's values; strings as fixed-width bytes (np.load reads them without pickle)."""
+    value = tensor.numpy()
+    return value.astype(np.bytes_) if value.dtype == object else value
+
+
+def replay_warmup(model, saved_model: str, outputs_path: str) -> bool:
+    """Runs every warmup request through its signature (outputs to `outputs_path` as
+    request<i>/<name> arrays), then checks that a request missing an input and one of the wrong
+    dtype are refused. True if all went as expected."""
+    requests = read_warmup_requests(saved_model)
+    saved, calls = {}, []
+    for i, request in enumerate(requests):
+        serve = model.signatures[request.model_spec.signature_name or "serving_default"]
+        inputs = {k: tf.constant(tf.make_ndarray(v)) for k, v in request.inputs.items()}
+        out = serve(**inputs)
+        calls.append((serve, inputs))
+        saved.update({f"request{i}/{k}": _array(v) for k, v in out.items()})
+        saved.update({f"request{i}/input/{k}": _array(v) for k, v in inputs.items()})
+        print(f"warmup request {i}: {request.model_spec.signature_name} "
+              f"{', '.join(f'{k} {tuple(v.shape)}' for k, v in inputs.items())} -> "
+              f"{', '.join(f'{k} {tuple(v.shape)} {v.dtype.name}' for k, v in sorted(out.items()))}")
+    if outputs_path:
+        np.savez(outputs_path, **saved)
+    if not calls:
+        print("NO warmup requests")
+        return False
+    serve, inputs = calls[0]
+    first, ok = sorted(inputs)[0], True
+    for what, bad in ((f"without {first!r}", {k: v for k, v in inputs.items() if k != first}),
+                      (f"with int32 {first!r}", {**inputs, first: tf.zeros(inputs[first].shape, tf.int32)})):
+        try:
+            serve(**bad)
+        except (TypeError, ValueError, tf.errors.InvalidArgumentError) as err:
+            print(f"refused a request {what}: {type(err).__name__}: {str(err).splitlines()[0][:200]}")
+        else:
+            print(f"ACCEPTED a request {what}")
+            ok = False
+    return ok
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--saved_model", required=True, help="a version directory, or the base directory of versions")
+    p.add_argument("--text", action="append", default=[], help="a text to run through the model (repeatable)")
+    p.add_argument("--text_b", action="append", default=[], help="pair tasks: the second text of each --text")
+    p.add_argument("--swap", default="", help="discriminator: old:new, the word to replace and its replacement")
+    p.add_argument("--replay_warmup", action="store_true", help="run the warmup requests and malformed ones")
+    p.add_argument("--outputs", default="", help="with --replay_warmup: save the outputs to this .npz file")
+    args = p.parse_args(argv)
+    if args.outputs and not args.replay_warmup:
+        p.error("--outputs needs --replay_warmup")
+
+    saved_model = version_directory(args.saved_model)
+    model = tf.saved_model.load(saved_model)
+    serve = model.signatures["serving_default"]
+    forbidden = project_modules()
+    print(f"loaded {saved_model} with tensorflow and tensorflow_text, no project code"
+          f"{'' if not forbidden else ' (BUT ALSO ' + ', '.join(forbidden) + ')'}")
+    ok = not forbidden
+    if args.replay_warmup:
+        ok &= replay_warmup(model, saved_model, args.outputs)
+    names = sorted(serve.structured_input_signature[1])
+    if args.swap:
+        if names != ["text"] or "replaced_probability" not in serve.structured_outputs or len(args.text) != 1:
+            p.error("--swap needs a discriminator SavedModel and one --text")
+        show_replaced(serve, args.text[0], args.swap)
+    elif args.text:
+        if "replaced_probability" in serve.structured_outputs:
+            p.error("a discriminator SavedModel: give one --text and --swap=old:new")
+        if names == ["text"] and not args.text_b:
+            show_predictions(serve, {"text": args.text})
+        elif names == ["text_a", "text_b"] and len(args.text_b) == len(args.text):
+            show_predictions(serve, {"text_a": args.text, "text_b": args.text_b})
+        else:
+            p.error(f"the model takes {', '.join(names)}; --text serves text models (pair models: "
+                    "one --text_b for each --text)")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -52,7 +52,7 @@ def test_presets_have_the_paper_sizes():
         (256, 2e-4, 766_000),
         (2048, 2e-4, 400_000),
     ]
-    for name in PRESETS:
+    for name in ("tiny", "small", "base", "large"):
         m = get_config(name).model
         assert (m.disc_weight, m.mlm_weight, m.mask_token_fraction, m.temperature) == (
             50.0,
@@ -68,6 +68,49 @@ def test_presets_have_the_paper_sizes():
         )
         assert m.encoder.dropout_rate == m.encoder.attention_dropout_rate == 0.1
         assert m.encoder.initializer_range == 0.02
+
+
+def test_albert_presets_have_the_paper_sizes_and_training():
+    """ALBERT, Table 1 (sizes) and sec. 4.1 (training); dropout 0 as sec. 4.8."""
+    sizes = {"albert_base": (12, 768, 12), "albert_large": (24, 1024, 16),
+             "albert_xlarge": (24, 2048, 16), "albert_xxlarge": (12, 4096, 64)}
+    assert set(sizes) < set(PRESETS)
+    for name, (layers, hidden, heads) in sizes.items():
+        config = get_config(name)
+        m, e, t = config.model, config.model.encoder, config.train
+        assert (e.num_layers, e.hidden_size, e.num_heads, e.intermediate_size) == (
+            layers, hidden, heads, 4 * hidden)
+        assert (e.embedding_size, e.num_hidden_groups, e.layer_sharing, e.vocab_size) == (128, 1, "all", 30000)
+        assert e.dropout_rate == e.attention_dropout_rate == 0.0
+        assert (m.objective, m.masking, m.max_ngram, m.sentence_order, m.sop_weight) == (
+            "mlm", "ngram", 3, True, 1.0)
+        assert (m.mask_rate, m.max_predictions_per_seq) == (0.15, 20)
+        assert (t.optimizer, t.learning_rate, t.batch_size, t.num_steps, t.warmup_steps) == (
+            "lamb", 0.00176, 4096, 125_000, 3125)
+
+
+def test_family_options_that_cannot_work_are_errors():
+    cases = [
+        (["model.sharing=gdes", "model.generator=unigram"], "needs a separate generator"),
+        (["model.sharing=gdes", "model.objective=mlm"], "needs a separate generator"),
+        (["model.generator_training=adversarial", "model.generator=uniform"], "needs generator 'masked_lm'"),
+        (["model.generator_training=adversarial", "model.objective=replace_mlm"], "objective 'electra'"),
+        (["model.generator_training=adversarial", "model.sharing=all", "model.generator_size=1"],
+         "not sharing 'all'"),
+        (["model.generator_training=adversarial", "model.sharing=none", "model.generator_size=1",
+          "model.two_stage_generator_steps=5"], "not two-stage"),
+        (["model.generator_training=reinforce"], "model.generator_training must be one of"),
+        (["model.masking=span"], "model.masking must be one of"),
+        (["model.max_ngram=0"], "max_ngram must be >= 1"),
+        (["model.sentence_order=true", "model.sop_weight=0"], "sop_weight > 0"),
+        (["model.encoder.layer_sharing=heads"], "layer_sharing must be one of"),
+    ]
+    for overrides, message in cases:
+        with pytest.raises(ValueError, match=message):
+            get_config("small", overrides)
+    config = get_config("small", ["model.generator_training=adversarial", "model.sharing=gdes",
+                                  "model.masking=whole_word", "model.sentence_order=true"])
+    assert config.model.generator_training == "adversarial" and config.model.sharing == "gdes"
 
 
 def test_overrides_are_typed_and_unknown_keys_rejected():
@@ -131,8 +174,14 @@ def test_json_round_trip_frozen_and_old_files_load():
         "sharing",
         "main_mlm_weight",
         "two_stage_generator_steps",
+        "masking",
+        "max_ngram",
+        "sentence_order",
+        "sop_weight",
+        "generator_training",
     ):
         del old["model"][key]
     del old["model"]["encoder"]["num_hidden_groups"]
+    del old["model"]["encoder"]["layer_sharing"]
     assert from_dict(PretrainConfig, old) == get_config("tiny")
     assert ModelConfig().generator_encoder().hidden_size == 64

@@ -4,10 +4,11 @@ import pathlib
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from configs import EncoderConfig
 from models.embeddings import EmbeddingBlock
-from models.encoder import Encoder, gelu, layer_groups
+from models.encoder import Encoder, attention_bias, gelu, layer_groups
 from models.heads import ReplacedTokenHead
 from tests.models.test_pretrainer import make_features
 
@@ -39,6 +40,32 @@ def test_gelu_is_exact_erf():
     assert np.abs(exact - tanh_approx).max() > 1e-4  # so the test tells them apart
 
 
+def test_gelu_gradient_is_cdf_plus_x_times_density():
+    x = tf.constant(np.linspace(-6, 6, 1001).astype("float32"))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = gelu(x)
+    grad = tape.gradient(y, x).numpy()
+    v = x.numpy().astype(np.float64)
+    cdf = 0.5 * (1 + np.vectorize(math.erf)(v / math.sqrt(2)))
+    np.testing.assert_allclose(grad, cdf + v * np.exp(-v * v / 2) / math.sqrt(2 * math.pi), atol=1e-6)
+
+
+def test_explicit_attention_equals_the_fused_path():
+    """Training with attention dropout takes the explicit path; with its mask switched
+    off it gives what dot_product_attention gives (inference)."""
+    encoder = small_encoder(dropout_rate=0.0, attention_dropout_rate=0.1)
+    f = make_features(batch=2)
+    layer = encoder.layers[0]
+    x = encoder.projection(encoder.embeddings(f["input_ids"], f["segment_ids"]))
+    bias = attention_bias(f["input_mask"])
+    fused = np.asarray(layer(x, bias, training=False))
+    dropped = np.asarray(layer(x, bias, training=True))
+    assert np.abs(dropped - fused).max() > 1e-3  # attention dropout is applied in training
+    layer.attention_probs_dropout.call = lambda probs, training=None: probs
+    np.testing.assert_allclose(np.asarray(layer(x, bias, training=True)), fused, atol=2e-6)
+
+
 def test_albert_groups_share_layers_across_the_stack():
     assert layer_groups(12, 12) == list(range(12))
     assert layer_groups(12, 1) == [0] * 12
@@ -50,10 +77,9 @@ def test_albert_groups_share_layers_across_the_stack():
     assert len(encoder.layers) == 2 and len(encoder.trainable_variables) == 5 + 2 + 2 * 16
     # The same computation by hand: each distinct layer applied twice, in order.
     x = encoder.projection(encoder.embeddings(f["input_ids"], f["segment_ids"]))
-    keys = f["input_mask"].astype(bool)[:, None, :]
-    attention_mask = np.broadcast_to(keys, (2, 32, 32))
+    bias = attention_bias(f["input_mask"])
     for layer in (encoder.layers[0], encoder.layers[0], encoder.layers[1], encoder.layers[1]):
-        x = layer(x, attention_mask)
+        x = layer(x, bias)
     np.testing.assert_allclose(out, np.asarray(x), atol=1e-6)
     with pytest.raises(ValueError, match="num_hidden_groups"):
         EncoderConfig(num_layers=4, num_hidden_groups=5)
@@ -82,7 +108,7 @@ def test_initialisation_follows_the_release():
     layer = encoder.layers[0]
     for weight in (
         layer.intermediate.kernel,
-        layer.attention._query_dense.kernel,
+        layer.query.kernel,
         encoder.embeddings.word_embeddings,
     ):
         w = weight.numpy()

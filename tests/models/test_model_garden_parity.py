@@ -64,11 +64,14 @@ def garden_encoder(c, embedding_layer=None):
 
 
 def copy_weights(ours: list, theirs: list):
-    """Assigns our variables to theirs pairwise (same order and shapes)."""
+    """Assigns our variables to theirs pairwise (same order and sizes). Model Garden keeps
+    attention weights per head: query/key/value (H, N, H/N), output (N, H/N, H); ours are
+    (H, H) with head i in columns (query/key/value) or rows (output) i*H/N..(i+1)*H/N,
+    which is the same array in row-major order."""
     assert len(ours) == len(theirs)
     for mine, other in zip(ours, theirs):
-        assert tuple(mine.shape) == tuple(other.shape), (mine.path, other.name)
-        other.assign(mine.numpy())
+        assert np.prod(mine.shape) == np.prod(other.shape), (mine.path, other.name)
+        other.assign(mine.numpy().reshape(other.shape))
 
 
 def encoder_variables(encoder, with_embeddings=True):

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from configs import get_config
 from models.rtd_loss import (
@@ -11,6 +12,7 @@ from models.rtd_loss import (
     replica_loss,
     rtd_metrics,
     rtd_statistics,
+    sparse_cross_entropy,
 )
 
 
@@ -80,6 +82,34 @@ def test_matches_numpy_definition(seed):
     got = {k: float(v) for k, v in rtd_metrics(stats, 1.0, 50.0).items()}
     for name, value in numpy_reference(outputs, 1.0, 50.0).items():
         assert got[name] == pytest.approx(value, rel=1e-5), name
+
+
+def test_sparse_cross_entropy_and_its_written_out_gradient():
+    rng = np.random.default_rng(4)
+    logits = tf.constant(rng.normal(size=(6, 50)).astype("float32") * 4)
+    logits = tf.concat([logits, tf.constant([[200.0] + [0.0] * 49])], axis=0)  # a loss past 87 nats
+    targets = np.array([0, 3, 49, 7, 7, 21, 5], "int32")
+    upstream = rng.normal(size=7).astype("float32")
+    with tf.GradientTape() as tape:
+        tape.watch(logits)
+        losses = sparse_cross_entropy(logits, targets)
+        total = tf.reduce_sum(losses * upstream)
+    grad = tape.gradient(total, logits).numpy()
+    x = logits.numpy().astype(np.float64)
+    reference = -np.take_along_axis(log_softmax(x), targets[:, None], 1)[:, 0]
+    np.testing.assert_allclose(losses.numpy()[:6], reference[:6], rtol=1e-5)
+    assert losses.numpy()[6] == pytest.approx(87.34, abs=0.01) and reference[6] == pytest.approx(200)
+    probs = np.exp(log_softmax(x))
+    probs[np.arange(7), targets] -= 1
+    np.testing.assert_allclose(grad, probs * upstream[:, None], atol=1e-6)
+
+
+def test_mlm_accuracy_takes_the_first_of_tied_logits():
+    outputs = fixed_outputs(0, b=2, p=3, v=7)
+    outputs["mlm_logits"] = np.zeros((2, 3, 7), "float32")  # a uniform generator
+    outputs["mlm_targets"] = np.array([[0, 3, 0], [6, 0, 2]], "int32")
+    outputs["mlm_weights"] = np.ones((2, 3), "float32")
+    assert float(rtd_metrics(rtd_statistics(outputs))["mlm_accuracy"]) == pytest.approx(3 / 6)
 
 
 def test_electra_15_weights_restrict_the_discriminator_loss():
@@ -181,24 +211,30 @@ def test_copy_mechanism_matches_direct_mixture():
 
 
 @pytest.mark.parametrize(
-    "objective,expected",
+    "overrides,expected",
     [
-        ("electra", (1.0, 50.0)),
-        ("electra_15", (1.0, 50.0)),
-        ("mlm", (1.0, 0.0)),
-        ("replace_mlm", (1.0, 1.0)),
-        ("all_tokens_mlm", (1.0, 1.0)),
+        (["model.objective=electra"], (1.0, 50.0, 0.0, 0.0)),
+        (["model.objective=electra_15"], (1.0, 50.0, 0.0, 0.0)),
+        (["model.objective=mlm"], (1.0, 0.0, 0.0, 0.0)),
+        (["model.objective=replace_mlm"], (1.0, 1.0, 0.0, 0.0)),
+        (["model.objective=all_tokens_mlm"], (1.0, 1.0, 0.0, 0.0)),
+        (["model.objective=mlm", "model.sentence_order=true", "model.sop_weight=2"], (1.0, 0.0, 2.0, 0.0)),
+        # Adversarial: the REINFORCE surrogate takes the MLM loss's place and weight.
+        (["model.generator_training=adversarial", "model.mlm_weight=3"], (0.0, 50.0, 0.0, 3.0)),
     ],
 )
-def test_loss_weights_and_replica_loss(objective, expected):
-    config = get_config("small", [f"model.objective={objective}"]).model
+def test_loss_weights_and_replica_loss(overrides, expected):
+    config = get_config("small", overrides).model
     assert loss_weights(config) == expected
-    stats = {"mlm_loss_sum": 6.0, "disc_loss_sum": 4.0}
-    # Replica sums over global counts: 1 * 6/3 + w * 4/8.
-    assert float(replica_loss(stats, 3.0, 8.0, config)) == pytest.approx(
-        expected[0] * 2 + expected[1] * 0.5
+    stats = {"mlm_loss_sum": 6.0, "disc_loss_sum": 4.0, "sop_loss_sum": 3.0,
+             "policy_loss_sum": -1.5, "baseline_loss_sum": 2.1}
+    counts = {"mlm_count": 3.0, "disc_count": 8.0, "sop_count": 2.0}
+    # Replica sums over global counts: w_mlm 6/3 + w_disc 4/8 + w_sop 3/2 + w_policy (-1.5 + 2.1)/3.
+    mlm, disc, sop, policy = expected
+    assert float(replica_loss(stats, counts, config)) == pytest.approx(
+        mlm * 2 + disc * 0.5 + sop * 1.5 + policy * 0.2
     )
-    assert loss_weights(config, "generator") == (1.0, 0.0)
-    assert loss_weights(config, "discriminator") == (0.0, 50.0)
+    assert loss_weights(config, "generator") == (config.mlm_weight, 0.0, 0.0, 0.0)
+    assert loss_weights(config, "discriminator") == (0.0, 50.0, sop, 0.0)
     with pytest.raises(ValueError, match="unknown training stage"):
-        loss_weights(config, "adversarial")
+        loss_weights(config, "third")

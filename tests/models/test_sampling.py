@@ -1,6 +1,6 @@
 import numpy as np
 
-from models.sampling import gumbel_max_sample, gumbel_noise_uniforms, replace_tokens
+from models.sampling import GUMBEL_BLOCK, gumbel_max_sample, gumbel_noise, replace_tokens
 
 
 def keys(n: int, start: int = 0):
@@ -24,16 +24,47 @@ def test_temperature_sharpens():
     assert abs((ids == 0).mean() - 0.36 / 0.52) < 0.015
 
 
-def test_gumbel_max_with_fixed_noise_matches_numpy():
-    """Same uniform draws (same keys): argmax(logits / T - log(-log(u + 1e-9) + 1e-9))."""
+def test_two_stage_frequencies_follow_softmax_over_many_blocks():
+    """V = 300: two full blocks of 128 and a padded one of 44; every token's frequency
+    matches its probability, including tokens in different blocks and the last block."""
+    rng = np.random.default_rng(3)
+    probs = rng.dirichlet(np.full(300, 0.3)).astype("float64")
+    logits = np.tile(np.log(probs).astype("float32"), (200_000, 1))
+    ids = np.asarray(gumbel_max_sample(logits, 1.0, keys(200_000, 11)))
+    counts = np.bincount(ids, minlength=300)
+    expected = probs * len(ids)
+    big = expected > 20  # chi-square over the tokens with enough expected draws
+    chi2 = (((counts - expected) ** 2 / expected)[big]).sum()
+    assert big.sum() > 100 and chi2 < big.sum() + 5 * np.sqrt(2 * big.sum())
+    for block in range(3):  # each block's share, to a few standard errors
+        members = slice(block * GUMBEL_BLOCK, (block + 1) * GUMBEL_BLOCK)
+        share = probs[members].sum()
+        se = np.sqrt(share * (1 - share) / len(ids))
+        assert abs(counts[members].sum() / len(ids) - share) < 4 * se
+
+
+def test_two_stage_gumbel_max_matches_numpy_with_the_same_noise():
+    """argmax over blocks of log(sum of block probabilities) + noise, then over the chosen
+    block's logits + noise, with the noise of keys' counters 0..n-1 and n..n+127."""
     rng = np.random.default_rng(1)
-    logits = rng.normal(size=(5, 3, 11)).astype("float32") * 2
+    v = 2 * GUMBEL_BLOCK + 7
+    logits = rng.normal(size=(5, 3, v)).astype("float32") * 2
     sample_keys = rng.integers(0, 2**32, size=(5, 3), dtype=np.uint64).astype("uint32")
-    uniform = np.asarray(gumbel_noise_uniforms(sample_keys, 11))
-    assert uniform.shape == (5, 3, 11) and len(np.unique(uniform)) == uniform.size
-    expected = np.argmax(logits / 0.7 - np.log(-np.log(uniform + 1e-9) + 1e-9), axis=-1)
+    blocks = 3
+    block_noise = np.asarray(gumbel_noise(sample_keys, 0, blocks), dtype=np.float64)
+    token_noise = np.asarray(gumbel_noise(sample_keys, blocks, GUMBEL_BLOCK), dtype=np.float64)
+    assert np.isfinite(token_noise).all() and len(np.unique(token_noise)) == token_noise.size
+    scaled = logits.astype(np.float64) / 0.7
+    probs = np.exp(scaled - scaled.max(-1, keepdims=True))
+    probs = np.pad(probs / probs.sum(-1, keepdims=True), [(0, 0), (0, 0), (0, blocks * GUMBEL_BLOCK - v)])
+    probs = probs.reshape(5, 3, blocks, GUMBEL_BLOCK)
+    block = np.argmax(np.log(probs.sum(-1)) + block_noise, axis=-1)
+    chosen = np.take_along_axis(probs, block[..., None, None], axis=2)[:, :, 0]
+    with np.errstate(divide="ignore"):
+        expected = block * GUMBEL_BLOCK + np.argmax(np.log(chosen) + token_noise, axis=-1)
     got = np.asarray(gumbel_max_sample(logits, 0.7, sample_keys))
     np.testing.assert_array_equal(got, expected)
+    assert (got < v).all() and len(np.unique(block)) > 1
     # A sample depends on its own key only, not on its row or the rest of the batch.
     np.testing.assert_array_equal(
         np.asarray(gumbel_max_sample(logits[3:1:-1], 0.7, sample_keys[3:1:-1])), got[3:1:-1]

@@ -31,7 +31,7 @@ def numpy_outputs(model, features, training=False):
 def gradients(model, features, config):
     with tf.GradientTape() as tape:
         stats = rtd_statistics(model(features, training=True))
-        loss = replica_loss(stats, stats["mlm_count"], stats["disc_count"], config)
+        loss = replica_loss(stats, stats, config)
     return dict(
         zip(
             [v.path for v in model.trainable_variables],
@@ -70,7 +70,7 @@ def test_mlm_is_bert_with_80_10_10_and_no_discriminator():
     assert (new == SPECIAL["mask"]).mean() == pytest.approx(0.8, abs=0.04)
     assert ((new != SPECIAL["mask"]) & (new != old)).mean() == pytest.approx(0.1, abs=0.03)
     assert n > 1500
-    assert loss_weights(config) == (1.0, 0.0)
+    assert loss_weights(config) == (1.0, 0.0, 0.0, 0.0)
     grads = gradients(model, make_features(), config)
     assert all(g is not None for g in grads.values())
 
@@ -207,7 +207,7 @@ def test_two_stage_initialises_and_freezes():
     before = [v.numpy().copy() for v in model.trainable_variables]
     with tf.GradientTape() as tape:
         stats = rtd_statistics(model(features, training=True))
-        loss = replica_loss(stats, stats["mlm_count"], stats["disc_count"], config, "discriminator")
+        loss = replica_loss(stats, stats, config, "discriminator")
     grads = tape.gradient(loss, disc)
     assert all(g is not None for g in grads)
     optimizer.apply_gradients(zip(grads, disc))

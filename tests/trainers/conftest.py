@@ -13,16 +13,19 @@ VOCAB = SPECIAL + [f"w{i}" for i in range(59)]  # 64 tokens
 SEQ = 32
 
 
-def _example(ids, seq):
+def _example(ids, seq, segments=None):
     mask = [1] * len(ids) + [0] * (seq - len(ids))
     padded = ids + [0] * (seq - len(ids))
+    segments = (segments or [0] * len(ids)) + [0] * (seq - len(ids))
     feature = {name: tf.train.Feature(int64_list=tf.train.Int64List(value=value))
-               for name, value in (("input_ids", padded), ("input_mask", mask), ("segment_ids", [0] * seq))}
+               for name, value in (("input_ids", padded), ("input_mask", mask), ("segment_ids", segments))}
     return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
 
 
-def write_data(directory: str, num_examples: int = 256, num_shards: int = 2, seed: int = 0) -> dict:
-    """Writes train-*/heldout-* shards and manifest.json; sequences count upwards mod 59, so they are learnable."""
+def write_data(directory: str, num_examples: int = 256, num_shards: int = 2, seed: int = 0,
+               two_segments: bool = False) -> dict:
+    """Writes train-*/heldout-* shards and manifest.json; sequences count upwards mod 59, so they are
+    learnable. two_segments: 9 in 10 examples are `[CLS] A [SEP] B [SEP]` (B continues A's count)."""
     rng = np.random.default_rng(seed)
     os.makedirs(directory, exist_ok=True)
     with open(os.path.join(directory, "vocab.txt"), "w") as f:
@@ -34,6 +37,11 @@ def write_data(directory: str, num_examples: int = 256, num_shards: int = 2, see
             length = int(rng.integers(8, SEQ - 1))
             start = int(rng.integers(0, 59))
             body = [5 + (start + j) % 59 for j in range(length - 2)]
+            if two_segments and i % 10:
+                a = int(rng.integers(1, length - 3))
+                ids = [2] + body[:a] + [3] + body[a:length - 3] + [3]
+                writers[i % num_shards].write(_example(ids, SEQ, [0] * (a + 2) + [1] * (length - a - 2)))
+                continue
             writers[i % num_shards].write(_example([2] + body + [3], SEQ))
         for w in writers:
             w.close()

@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.trainers.conftest import TINY_OVERRIDES
+from tests.trainers.conftest import TINY_OVERRIDES, write_word_task
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 STEPS = 4
@@ -32,22 +32,26 @@ OVERRIDES = TINY_OVERRIDES + [
     "model.encoder.dropout_rate=0", "model.encoder.attention_dropout_rate=0", "train.shuffle_buffer=1",
     f"train.num_steps={STEPS}", f"train.checkpoint_every={STEPS}", f"train.log_every={STEPS}",
 ]
-# Sets the logical CPU devices before TensorFlow starts, then runs the pretraining main.
+# Sets the logical CPU devices before TensorFlow starts, then runs the entry point's main.
 DRIVER = """
+import importlib
 import sys
 import tensorflow as tf
 devices = int(sys.argv[1])
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * devices)
-from trainers.pretrain import main
-sys.exit(main(sys.argv[2:]))
+sys.exit(importlib.import_module(sys.argv[2]).main(sys.argv[3:]))
 """
 
 
 def _start(data_dir, model_dir, strategy, devices=1, tf_config=None):
-    args = [sys.executable, "-c", DRIVER, str(devices), "--data", os.path.join(data_dir, "train-*"),
-            "--model_dir", str(model_dir), "--strategy", strategy]
+    args = [sys.executable, "-c", DRIVER, str(devices), "trainers.pretrain", "--data",
+            os.path.join(data_dir, "train-*"), "--model_dir", str(model_dir), "--strategy", strategy]
     args += [f"--override={o}" for o in OVERRIDES]
+    return _popen(args, tf_config)
+
+
+def _popen(args, tf_config=None):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", TF_DETERMINISTIC_OPS="1")
     env.pop("TF_CONFIG", None)
     if tf_config:
@@ -117,3 +121,24 @@ def test_two_workers_on_loopback_equal_one_device(tiny_data, single_device, tmp_
     assert difference < 1e-5
     assert _max_difference(_weights(tmp_path / "workers" / "1"), chief) == 0
     assert (tmp_path / "config.json").exists() and not (tmp_path / "workers" / "1" / "train").exists()
+
+
+def test_finetuning_under_mirrored_equals_one_device(pretrained_run, tmp_path):
+    """The fine-tuning task rides the same loop: same weights, and the same evaluation over a
+    split whose last batch does not divide over the replicas."""
+    train = write_word_task(tmp_path / "train.csv", 37)
+    args = ["trainers.finetune", "--task=classification", "--init_checkpoint", pretrained_run, "--train_file", train,
+            "--eval_file", train, "--text_columns=text", "--label_column=label"] + [
+        f"--override={o}" for o in ("task.max_seq_length=16", "train.batch_size=8", f"train.num_steps={STEPS}",
+                                    "encoder.dropout_rate=0", "encoder.attention_dropout_rate=0")]
+    runs = {}
+    for name, strategy, devices in (("one", "cpu", 1), ("mirrored", "mirrored", 2)):
+        runs[name] = _popen([sys.executable, "-c", DRIVER, str(devices)] + args + [
+            "--model_dir", str(tmp_path / name), "--strategy", strategy])
+    for name, process in runs.items():
+        output, _ = process.communicate(timeout=300)
+        assert process.returncode == 0, output
+    assert _max_difference(_weights(tmp_path / "mirrored"), _weights(tmp_path / "one")) < 1e-5
+    one, mirrored = (json.loads((tmp_path / n / "eval_results.json").read_text())["eval"] for n in ("one", "mirrored"))
+    assert one["examples"] == mirrored["examples"] == 37
+    assert mirrored["accuracy"] == one["accuracy"] and mirrored["loss"] == pytest.approx(one["loss"], rel=1e-5)

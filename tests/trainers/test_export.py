@@ -11,6 +11,7 @@ from pipelines import build_vocab, tokenization, vocabulary
 from tests.trainers.conftest import SEQ, TINY_OVERRIDES, write_data
 from trainers.export import export, load_pretrainer
 from trainers.pretrain import main as pretrain_main
+from trainers.text_features import encode_texts
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -21,8 +22,8 @@ def exported(tiny_data, tmp_path_factory):
     overrides = [o for o in TINY_OVERRIDES if "num_steps" not in o] + ["train.num_steps=4"]
     pretrain_main(["--data", os.path.join(tiny_data, "train-*"), "--model_dir", model_dir, "--strategy", "cpu"]
                   + [f"--override={o}" for o in overrides])
-    output = os.path.join(model_dir, "saved_model")
-    export(model_dir, output)
+    output = export(model_dir, os.path.join(model_dir, "serving"))
+    assert output == os.path.join(model_dir, "serving", "1")
     return model_dir, output
 
 
@@ -46,15 +47,35 @@ def test_signature_tokenizes_raw_text_and_matches_the_trained_discriminator(expo
     np.testing.assert_allclose(out["replaced_probability"], expected, atol=1e-6)
 
 
-def test_serving_check_runs_in_a_process_without_project_code(exported):
-    _, output = exported
+def test_serving_check_runs_in_a_process_without_project_code(exported, tmp_path):
+    model_dir, output = exported
+    outputs = str(tmp_path / "outputs.npz")
     result = subprocess.run(
         [sys.executable, "-m", "trainers.serving_check", f"--saved_model={output}", "--text=w1 w2 w3 w4",
-         "--swap=w3:w40"], cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-2000:]
+         "--swap=w3:w40", "--replay_warmup", f"--outputs={outputs}"], cwd=REPO, capture_output=True, text=True,
+        timeout=300)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "no project code" in result.stdout
     assert "w40" in result.stdout and "<- swapped in" in result.stdout
     assert "mean replaced probability: swapped-in token(s)" in result.stdout
+    assert "refused a request with int32 'text'" in result.stdout
+
+    # Warmup requests replayed there: the fine-tuning data path's ids, the in-process discriminator's
+    # probabilities (one text; a batch with empty, non-ASCII and overlong texts).
+    saved = np.load(outputs)
+    pretrainer, _ = load_pretrainer(model_dir)
+    tokenizer = tokenization.Tokenizer(os.path.join(model_dir, "vocab.txt"), lowercase=True)
+    for request in ("request0", "request1"):
+        texts = [t.decode() for t in saved[f"{request}/input/text"]]
+        ids, mask = saved[f"{request}/token_ids"], saved[f"{request}/input_mask"]
+        expected, _ = encode_texts(tokenizer, texts, None, SEQ)
+        np.testing.assert_array_equal(ids, expected["input_ids"][:, :ids.shape[1]])
+        np.testing.assert_array_equal(mask.sum(1), expected["input_mask"].sum(1))
+        logits = pretrainer.discriminate(ids, mask, np.zeros_like(ids), training=False)
+        np.testing.assert_allclose(saved[f"{request}/replaced_probability"], tf.sigmoid(logits).numpy() * mask,
+                                   atol=1e-6)
+    lengths = saved["request1/input_mask"].sum(1).tolist()
+    assert lengths[1] == 2 and lengths[3] == SEQ  # "" is [CLS] [SEP]; the long text is cut
 
 
 def test_sentencepiece_data_exports_with_its_model_in_the_graph(tmp_path):
@@ -74,7 +95,7 @@ def test_sentencepiece_data_exports_with_its_model_in_the_graph(tmp_path):
     overrides = [o for o in TINY_OVERRIDES if "num_steps" not in o] + ["train.num_steps=2"]
     pretrain_main(["--data", str(data / "train-*"), "--model_dir", model_dir, "--strategy", "cpu"]
                   + [f"--override={o}" for o in overrides])
-    output = export(model_dir, os.path.join(model_dir, "saved_model"))
+    output = export(model_dir, os.path.join(model_dir, "serving"))
 
     serve = tf.saved_model.load(output).signatures["serving_default"]
     out = serve(text=tf.constant(["W1 w2 w3 w7"]))

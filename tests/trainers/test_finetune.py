@@ -17,6 +17,7 @@ from trainers.finetune import main as finetune_main
 from trainers.optimization import make_optimizer
 from trainers.tasks import classification_metrics as cm
 from trainers.tasks import glue_data
+from trainers.tasks.classification import ClassificationTask
 from trainers.tasks.labelled_files import read_labelled_texts
 from trainers.tasks.finetuning import layerwise_multipliers
 from trainers.text_features import encode_texts, truncated_lengths
@@ -229,3 +230,54 @@ def test_glue_files_are_read_by_column_and_predictions_take_the_servers_format(t
     _write_tsv(tmp_path / "broken.tsv", ["index", "sentence1", "sentence2", "label"], [[0, "w1"], [1, "w2"], [2, "w3", "w4", "0"]])
     with pytest.raises(ValueError, match="broken.tsv, line 2: 2 of 3 rows have too few fields"):
         glue_data.read_split("rte", "", "", path=str(tmp_path / "broken.tsv"))
+
+
+def test_stsb_regression_fine_tunes_and_its_metrics_match_its_predictions(pretrained_run, tmp_path):
+    rng = np.random.default_rng(0)
+    header = ["index", "genre", "filename", "year", "old_index", "source1", "source2", "sentence1", "sentence2"]
+
+    def rows(count):
+        out = []
+        for i in range(count):
+            a = [f"w{j}" for j in rng.integers(0, 59, 6)]
+            overlap = int(rng.integers(0, 7))
+            b = a[:overlap] + [f"w{j}" for j in rng.integers(0, 59, 6 - overlap)]
+            out.append([i, "news", "f", 2012, i, "s", "s", " ".join(a), " ".join(b), f"{5 * overlap / 6:.2f}"])
+        return out
+
+    _write_tsv(tmp_path / "train.tsv", header + ["score"], rows(48))
+    dev = rows(20)
+    _write_tsv(tmp_path / "dev.tsv", header + ["score"], dev)
+    _write_tsv(tmp_path / "test.tsv", header, [r[:-1] for r in dev])
+    model_dir = tmp_path / "stsb"
+    assert finetune_main(["--task=stsb", "--init_checkpoint", pretrained_run, "--model_dir", str(model_dir),
+                          "--data_dir", str(tmp_path), "--strategy=cpu", "--predict_file", str(tmp_path / "test.tsv"),
+                          "--override=train.num_steps=6"] + [f"--override={o}" for o in TINY_FT]) == 0
+    results = json.loads((model_dir / "eval_results.json").read_text())["dev"]
+    submission = (model_dir / "predictions" / "STS-B.tsv").read_text().splitlines()
+    assert submission[0] == "index\tprediction" and [r.split("\t")[0] for r in submission[1:]] == [
+        str(i) for i in range(20)]
+    assert all(0 <= float(r.split("\t")[1]) <= 5 for r in submission[1:])  # clipped as the server wants
+    assert set(results) >= {"pearson", "spearman", "mse", "loss", "examples"} and results["examples"] == 20
+    assert results["loss"] == pytest.approx(results["mse"], rel=1e-5)  # the loss is the squared error
+
+
+def test_evaluation_metrics_come_from_the_rows_in_example_order():
+    """Rows arrive in any order (replicas); metrics use them sorted by example."""
+    encoder = EncoderConfig(vocab_size=20, embedding_size=8, hidden_size=16, num_layers=1, num_heads=2,
+                            intermediate_size=32, max_position_embeddings=16)
+    rng = np.random.default_rng(0)
+    order = rng.permutation(50)
+    scores, targets = rng.normal(size=50), rng.normal(size=50)
+    task = ClassificationTask(finetune_config("stsb", encoder), {}, 1)
+    sums = {"loss_sum": np.float32(np.sum((scores - targets) ** 2)), "examples": np.float32(50)}
+    rows = {"logits": scores[order, None], "label": targets[order], "example": order}
+    metrics = task.evaluation_metrics(sums, rows, 0, "dev")
+    assert metrics["pearson"] == pytest.approx(stats.pearsonr(scores, targets)[0])
+    assert metrics["spearman"] == pytest.approx(stats.spearmanr(scores, targets)[0])
+    assert metrics["mse"] == pytest.approx(metrics["loss"])
+    logits, labels = rng.normal(size=(50, 2)), rng.integers(0, 2, 50)
+    cola = ClassificationTask(finetune_config("cola", encoder), {}, 2)
+    metrics = cola.evaluation_metrics({"loss_sum": 1.0, "examples": 50.0},
+                                      {"logits": logits[order], "label": labels[order], "example": order}, 0, "dev")
+    assert metrics["mcc"] == pytest.approx(skm.matthews_corrcoef(labels, logits.argmax(-1)))

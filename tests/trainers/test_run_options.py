@@ -14,7 +14,7 @@ from trainers.pretrain import main as pretrain_main
 from trainers.loop import NonFiniteLossError
 
 QUIET = lambda _: None  # noqa: E731
-METRICS = {"loss", "mlm_loss", "disc_loss", "mlm_accuracy", "sampled_accuracy", "disc_accuracy",
+METRICS = {"loss", "mlm_loss", "disc_loss", "mlm_accuracy", "sampled_accuracy", "disc_accuracy", "generator_entropy",
            "disc_precision", "disc_recall", "disc_auc", "replaced_fraction"}
 
 

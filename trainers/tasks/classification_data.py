@@ -45,6 +45,7 @@ class ClassificationData:
             if not data_dir:
                 raise DataFileError(f"task {task} reads GLUE's TSV files: give --data_dir")
             spec = glue_data.TASKS[task]
+            self.text_columns, self.label_column = spec.texts, spec.label
             read = lambda split: glue_data.read_split(task, data_dir, split)  # noqa: E731
             self.eval_splits = list(spec.eval_splits)
             self.labels = None if regression else list(spec.labels)

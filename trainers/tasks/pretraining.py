@@ -15,7 +15,7 @@ from keras import ops
 
 from configs import PretrainConfig
 from models.pretrainer import ElectraPretrainer
-from models.rtd_loss import loss_weights, replica_loss, rtd_metrics, rtd_statistics
+from models.rtd_loss import LOSS_COUNTS, loss_weights, replica_loss, rtd_metrics, rtd_statistics
 from models.two_stage import init_discriminator_from_generator, stage_at, stage_variables
 from trainers import baselines
 from pipelines.cli import UserError
@@ -29,7 +29,7 @@ class PretrainingTask(Task):
     """config: the resolved PretrainConfig; special_ids: {"pad", "cls", "sep", "mask", ...} -> id;
     train_pattern / eval_pattern: TFRecord globs; max_seq_length: T of the records."""
 
-    count_names = ("mlm_count", "disc_count")
+    count_names = LOSS_COUNTS
 
     def __init__(self, config: PretrainConfig, special_ids: dict, train_pattern: str, max_seq_length: int,
                  eval_pattern: str = "", skip_corrupt_records: bool = False, shard_examples: dict | None = None):
@@ -80,7 +80,7 @@ class PretrainingTask(Task):
         return stats
 
     def loss(self, stats, counts, stage):
-        return replica_loss(stats, counts["mlm_count"], counts["disc_count"], self.config.model, stage)
+        return replica_loss(stats, counts, self.config.model, stage)
 
     def metrics(self, totals, stage):
         weights = loss_weights(self.config.model, stage)
@@ -95,7 +95,12 @@ class PretrainingTask(Task):
         text = f"loss {metrics['loss']:.3f} mlm {metrics['mlm_loss']:.3f}"
         if self.has_discriminator:
             text += f" disc {metrics['disc_loss']:.4f} | disc_acc {metrics['disc_accuracy']:.3f}"
-        return text + f" | mlm_acc {metrics['mlm_accuracy']:.3f}"
+        text += f" | mlm_acc {metrics['mlm_accuracy']:.3f} mlm_entropy {metrics['generator_entropy']:.2f}"
+        if "sop_loss" in metrics:  # sentence order
+            text += f" | sop {metrics['sop_loss']:.4f} sop_acc {metrics['sop_accuracy']:.3f}"
+        if "generator_reward" in metrics:  # adversarial generator training
+            text += f" | reward {metrics['generator_reward']:.4f}"
+        return text
 
     def stage_at(self, step):
         return stage_at(self.config.model, step)

@@ -1,0 +1,43 @@
+"""File helpers the formats share: JSON and vocab.txt, through tf.io.gfile (local or gs:// paths)."""
+from __future__ import annotations
+
+import json
+
+import tensorflow as tf
+
+from pipelines.vocabulary import parse_vocab
+from trainers.conversion.errors import ConversionError
+
+
+def read_json(path: str, required: bool = False) -> dict:
+    """The JSON object in `path`; {} for a missing file unless `required`."""
+    if not tf.io.gfile.exists(path):
+        if required:
+            raise ConversionError(f"{path} not found")
+        return {}
+    with tf.io.gfile.GFile(path) as f:
+        try:
+            return json.load(f)
+        except json.JSONDecodeError as err:
+            raise ConversionError(f"{path}: not valid JSON ({err})") from None
+
+
+def write_json(path: str, value) -> None:
+    with tf.io.gfile.GFile(path, "w") as f:
+        f.write(json.dumps(value, indent=2) + "\n")
+
+
+def read_vocab(path: str) -> tuple[str, ...]:
+    """The tokens of a vocab.txt (line = id)."""
+    if not tf.io.gfile.exists(path):
+        raise ConversionError(f"{path} not found: give the vocabulary with --vocab")
+    with tf.io.gfile.GFile(path, "rb") as f:
+        try:
+            return tuple(parse_vocab(f.read().decode("utf-8")))
+        except (UnicodeDecodeError, ValueError) as err:
+            raise ConversionError(f"{path}: {err}") from None
+
+
+def write_vocab(path: str, tokens) -> None:
+    with tf.io.gfile.GFile(path, "w") as f:
+        f.write("\n".join(tokens) + "\n")
