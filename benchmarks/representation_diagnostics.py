@@ -41,6 +41,7 @@ from keras import ops
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
+from models.encoder import attention_bias  # noqa: E402
 from models.pretrainer import ElectraPretrainer  # noqa: E402
 from pipelines.tokenization import Tokenizer  # noqa: E402
 from trainers import run_directory  # noqa: E402
@@ -137,20 +138,25 @@ def rtd_diagnostics(model, eval_pattern: str, train_pattern: str, length: int, b
     return result
 
 
+def attention_probabilities(layer, x, bias):
+    """(B, heads, T, T): softmax of `layer`'s scaled query-key products over the keys (inference)."""
+    shape = (x.shape[0], x.shape[1], layer.num_heads, layer.head_size)
+    q, k = (ops.reshape(dense(x), shape) for dense in (layer.query, layer.key))
+    return ops.softmax(ops.einsum("btnd,bsnd->bnts", q, k) * layer.head_size ** -0.5 + bias, axis=-1)
+
+
 def level_states(encoder, ids, mask, segments):
     """Hidden states of every level [(B, T, H)] and attention probabilities per layer
     [(B, heads, T, T)] of `encoder` (inference mode)."""
     x = encoder.embeddings(ids, segments, training=False)
     if encoder.projection is not None:
         x = encoder.projection(x)
-    attention_mask = tf.broadcast_to(tf.cast(mask, tf.bool)[:, None, :], (ids.shape[0], ids.shape[1], ids.shape[1]))
+    bias = attention_bias(mask)
     states, attentions = [x], []
     for group in encoder.schedule:
         layer = encoder.layers[group]
-        _, scores = layer.attention(x, x, attention_mask=attention_mask, return_attention_scores=True,
-                                    training=False)
-        attentions.append(scores)
-        x = layer(x, attention_mask, training=False)
+        attentions.append(attention_probabilities(layer, x, bias))
+        x = layer(x, bias, training=False)
         states.append(x)
     return states, attentions
 
@@ -179,7 +185,7 @@ def representation_statistics(encoder, features: dict, batches: int, seed: int =
             level["tokens"].append(h[keep])
             level["cls"].append(h[:, 0])
         for i, a in enumerate(attentions):
-            a = a.numpy()  # (B, heads, T, T); padding keys get ~0
+            a = np.asarray(a)  # (B, heads, T, T); padding keys get ~0
             ent = -np.sum(a * np.log(np.maximum(a, 1e-12)), -1)  # (B, heads, T)
             keys = np.maximum(keep.sum(1), 2)[:, None, None]
             normalised = ent / np.log(keys)
