@@ -92,7 +92,7 @@ def dense_gradients(grads, variables) -> list:
 def part_functions(trainer) -> dict:
     """PARTS of our train step, each a tf.function of no arguments over one fixed batch;
     the inputs of a part (masks, logits, samples, gradients) are computed once beforehand."""
-    model, c = trainer.model, trainer.config.model
+    model, c = trainer.model, trainer.task.config.model
     batch = {k: tf.cast(v, tf.int32) for k, v in next(trainer.train_iterator).items()}
     ids, mask, segments = batch["input_ids"], batch["input_mask"], batch["segment_ids"]
     variables = model.trainable_variables

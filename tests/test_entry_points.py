@@ -51,6 +51,8 @@ def mistakes(tmp_path_factory):
                       f"--model_dir={tmp}/ft", f"--data_dir={tmp}"), "is a fine-tuning run"),
         "convert": (("trainers.convert", f"--from={finetuned}", f"--to={tmp}/c", "--from_format=huggingface"),
                     "finetuned/config.json: model_type None is not ELECTRA"),
+        "serving_check": (("trainers.serving_check", f"--saved_model={tmp}/none"),
+                          "none: neither a SavedModel nor a directory of numbered versions"),
     }
     started = {name: (_start(*args), message) for name, (args, message) in cases.items()}
     yield {name: (process.communicate(timeout=300), process.returncode, message)
@@ -58,7 +60,7 @@ def mistakes(tmp_path_factory):
 
 
 @pytest.mark.parametrize("name", ["build_pretraining_data", "build_vocab", "pretrain_no_vocab", "pretrain_preset",
-                                  "pretrain_other_run", "export", "finetune", "convert"])
+                                  "pretrain_other_run", "export", "finetune", "convert", "serving_check"])
 def test_a_mistake_is_one_line_and_status_2(mistakes, name):
     (stdout, stderr), status, message = mistakes[name]
     assert status == 2, stderr

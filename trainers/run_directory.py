@@ -11,13 +11,13 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 
 import tensorflow as tf
 
 from configs import FinetuneConfig, PretrainConfig, from_dict
 from pipelines.cli import UserError
+from trainers.json_files import read_json, write_json
 
 CONFIG, DATA, VOCAB, LABELS = "config.json", "data.json", "vocab.txt", "labels.json"
 
@@ -27,19 +27,12 @@ class RunDirectoryError(UserError):
 
 
 def _read_json(path: str):
-    if not tf.io.gfile.exists(path):
-        raise RunDirectoryError(f"{path} not found: not a run directory of trainers.pretrain, "
-                                "trainers.finetune or trainers.convert")
-    with tf.io.gfile.GFile(path) as f:
-        try:
-            return json.load(f)
-        except json.JSONDecodeError as err:
-            raise RunDirectoryError(f"{path}: not valid JSON ({err})") from None
+    return read_json(path, RunDirectoryError,
+                     ": not a run directory of trainers.pretrain, trainers.finetune or trainers.convert")
 
 
 def _write_json(path: str, value) -> None:
-    with tf.io.gfile.GFile(path, "w") as f:
-        f.write(json.dumps(value, indent=2, sort_keys=True) + "\n")
+    write_json(path, value, sort_keys=True)
 
 
 def read_config(model_dir: str) -> PretrainConfig | FinetuneConfig:

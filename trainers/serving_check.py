@@ -24,9 +24,14 @@ import difflib
 import os
 import sys
 
-import numpy as np
-import tensorflow as tf
-import tensorflow_text  # noqa: F401  (registers the tokenizer ops the graph uses)
+# TensorFlow's start-up noise off the screen, as every entry point does (pipelines/cli.py,
+# which this script must not import): the user's TF_CPP_MIN_LOG_LEVEL or --verbose win.
+if "--verbose" not in sys.argv:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+import tensorflow_text  # noqa: F401,E402  (registers the tokenizer ops the graph uses)
 
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 
@@ -154,11 +159,18 @@ def main(argv=None) -> int:
     p.add_argument("--swap", default="", help="discriminator: old:new, the word to replace and its replacement")
     p.add_argument("--replay_warmup", action="store_true", help="run the warmup requests and malformed ones")
     p.add_argument("--outputs", default="", help="with --replay_warmup: save the outputs to this .npz file")
+    p.add_argument("--verbose", action="store_true", help="show TensorFlow's logs and tracebacks")
     args = p.parse_args(argv)
     if args.outputs and not args.replay_warmup:
         p.error("--outputs needs --replay_warmup")
 
-    saved_model = version_directory(args.saved_model)
+    try:
+        saved_model = version_directory(args.saved_model)
+    except FileNotFoundError as err:
+        if args.verbose:
+            raise
+        print(f"trainers.serving_check: error: {err}", file=sys.stderr)
+        return 2
     model = tf.saved_model.load(saved_model)
     serve = model.signatures["serving_default"]
     forbidden = project_modules()

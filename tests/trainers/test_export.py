@@ -17,14 +17,11 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 @pytest.fixture(scope="module")
-def exported(tiny_data, tmp_path_factory):
-    model_dir = str(tmp_path_factory.mktemp("model"))
-    overrides = [o for o in TINY_OVERRIDES if "num_steps" not in o] + ["train.num_steps=4"]
-    pretrain_main(["--data", os.path.join(tiny_data, "train-*"), "--model_dir", model_dir, "--strategy", "cpu"]
-                  + [f"--override={o}" for o in overrides])
-    output = export(model_dir, os.path.join(model_dir, "serving"))
-    assert output == os.path.join(model_dir, "serving", "1")
-    return model_dir, output
+def exported(pretrained_run, tmp_path_factory):
+    serving = str(tmp_path_factory.mktemp("serving"))
+    output = export(pretrained_run, serving)
+    assert output == os.path.join(serving, "1")
+    return pretrained_run, output
 
 
 def test_signature_tokenizes_raw_text_and_matches_the_trained_discriminator(exported):

@@ -9,9 +9,7 @@ import pytest
 import tensorflow as tf
 
 from configs import EncoderConfig, TaskConfig, finetune_config
-from tests.trainers.conftest import TINY_OVERRIDES
 from trainers.finetune import main as finetune_main
-from trainers.pretrain import main as pretrain_main
 from trainers.export import export
 from trainers.serving.squad import SquadServer
 from trainers.tasks.squad import SquadTask
@@ -59,15 +57,6 @@ def squad_dir(tmp_path_factory):
     return str(directory)
 
 
-@pytest.fixture(scope="module")
-def pretrained(tiny_data, tmp_path_factory):
-    model_dir = str(tmp_path_factory.mktemp("pretrained"))
-    overrides = [o for o in TINY_OVERRIDES if "num_steps" not in o] + ["train.num_steps=4"]
-    pretrain_main(["--data", os.path.join(tiny_data, "train-*"), "--model_dir", model_dir, "--strategy", "cpu"]
-                  + [f"--override={o}" for o in overrides])
-    return model_dir
-
-
 def finetune(args) -> str:
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
@@ -76,10 +65,10 @@ def finetune(args) -> str:
 
 
 @pytest.fixture(scope="module")
-def squad_v2_run(pretrained, squad_dir, tmp_path_factory):
+def squad_v2_run(pretrained_run, squad_dir, tmp_path_factory):
     model_dir = str(tmp_path_factory.mktemp("squad_v2"))
     args = ["--task", "squad_v2", "--model_dir", model_dir, "--data_dir", squad_dir, "--strategy", "cpu"]
-    log = finetune(args + ["--init_checkpoint", pretrained, "--predict_file", os.path.join(squad_dir, "dev-v2.0.json"),
+    log = finetune(args + ["--init_checkpoint", pretrained_run, "--predict_file", os.path.join(squad_dir, "dev-v2.0.json"),
                            "--override=train.batch_size=8", "--override=task.doc_stride=8"])
     return model_dir, args, log
 
@@ -154,8 +143,8 @@ def test_eval_only_and_the_saved_model_reproduce_the_run(squad_v2_run, squad_dir
 
 
 @pytest.mark.slow
-def test_squad_v1_fine_tunes_and_evaluates(pretrained, squad_dir, tmp_path):
-    log = finetune(["--task", "squad_v1", "--init_checkpoint", pretrained, "--random_init", "--model_dir",
+def test_squad_v1_fine_tunes_and_evaluates(pretrained_run, squad_dir, tmp_path):
+    log = finetune(["--task", "squad_v1", "--init_checkpoint", pretrained_run, "--random_init", "--model_dir",
                     str(tmp_path), "--data_dir", squad_dir, "--strategy", "cpu", "--override=train.batch_size=8",
                     "--override=train.num_steps=2"])
     assert "train-v1.1.json: 30 questions, left out: 1 answer text not at its answer_start" in log

@@ -1,30 +1,19 @@
 """File helpers the formats share: JSON and vocab.txt, through tf.io.gfile (local or gs:// paths)."""
 from __future__ import annotations
 
-import json
-
 import tensorflow as tf
 
 from pipelines.vocabulary import parse_vocab
+from trainers import json_files
 from trainers.conversion.errors import ConversionError
 
 
 def read_json(path: str, required: bool = False) -> dict:
     """The JSON object in `path`; {} for a missing file unless `required`."""
-    if not tf.io.gfile.exists(path):
-        if required:
-            raise ConversionError(f"{path} not found")
-        return {}
-    with tf.io.gfile.GFile(path) as f:
-        try:
-            return json.load(f)
-        except json.JSONDecodeError as err:
-            raise ConversionError(f"{path}: not valid JSON ({err})") from None
+    return json_files.read_json(path, ConversionError, "" if required else None)
 
 
-def write_json(path: str, value) -> None:
-    with tf.io.gfile.GFile(path, "w") as f:
-        f.write(json.dumps(value, indent=2) + "\n")
+write_json = json_files.write_json
 
 
 def read_vocab(path: str) -> tuple[str, ...]:
