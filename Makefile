@@ -52,10 +52,10 @@ demo: $(STAMP)
 
 # The test suite (fast tests; `make test-all` adds the slow ones).
 test: $(STAMP)
-	$(PY) -m pytest -q -m "not slow" tests
+	$(PY) -m pytest -q -n 2 --dist loadfile -m "not slow" tests
 
 test-all: $(STAMP)
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n 2 --dist loadfile tests
 
 clean:
 	rm -rf $(RUN) $(VENV)

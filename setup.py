@@ -36,7 +36,7 @@ setup(
     packages=find_packages(include=["configs", "pipelines", "models", "trainers"]),
     install_requires=RUNTIME,
     extras_require={
-        "dev": ["pytest==9.2.0", *DASK, *JAX],
+        "dev": ["pytest==9.2.0", "pytest-xdist==3.8.0", *DASK, *JAX],
         "gcp": ["apache-beam[gcp]==2.77.0"],
         "dask": DASK,
         "jax": JAX,
