@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import keras
 from keras import ops
 
@@ -44,20 +42,15 @@ class ReplacedTokenHead(keras.layers.Layer):
     Call: hidden (B, T, H) -> logits (B, T). As in the ELECTRA release, the
     first kernel is truncated normal(0.02) and the logit layer keeps the
     dense-layer default (Glorot uniform); Model Garden uses truncated normal for both.
-    The logit's bias starts at log(prior / (1 - prior)), the log-odds of the replaced
-    fraction the head will see (prior initialisation, Lin et al. 2017, "Focal loss",
-    sec. 4.1); the release starts it at 0 (prior 0.5), and then the network, not the
-    bias, learns the base rate, by aligning every hidden state with one direction.
     """
 
-    def __init__(self, config: EncoderConfig, prior: float = 0.5, **kwargs):
+    def __init__(self, config: EncoderConfig, **kwargs):
         super().__init__(**kwargs)
         init = truncated_normal(config.initializer_range)
         self.dense = keras.layers.Dense(
             config.hidden_size, kernel_initializer=init, name="transform"
         )
-        bias = keras.initializers.Constant(math.log(prior / (1.0 - prior)))
-        self.logit = keras.layers.Dense(1, bias_initializer=bias, name="logit")
+        self.logit = keras.layers.Dense(1, name="logit")
 
     def call(self, hidden):
         return ops.squeeze(self.logit(gelu(self.dense(hidden))), axis=-1)

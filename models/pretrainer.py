@@ -83,12 +83,7 @@ class ElectraPretrainer(keras.Model):
                     embeddings = DisentangledEmbeddings(embeddings, name="discriminator_embeddings")
                 self.discriminator = Encoder(disc_config, embeddings, name="discriminator")
             if config.objective != "replace_mlm":
-                # Over all tokens an untrained generator's samples replace ~mask_rate of them;
-                # electra_15's masked positions have no fixed base rate (see ReplacedTokenHead).
-                prior = config.mask_rate if config.objective != "electra_15" else 0.5
-                self.discriminator_head = ReplacedTokenHead(
-                    disc_config, prior=prior, name="discriminator_head"
-                )
+                self.discriminator_head = ReplacedTokenHead(disc_config, name="discriminator_head")
             if config.objective in ("replace_mlm", "all_tokens_mlm"):
                 self.discriminator_mlm_head = MaskedLMHead(
                     disc_config, self.discriminator.embeddings, name="discriminator_mlm_head"

@@ -123,24 +123,8 @@ def test_padding_does_not_change_the_encoding(setup):
 
 
 def test_untrained_losses_are_at_chance(setup):
-    """The generator is uniform; the discriminator predicts the mask rate for every token."""
     config, model, features = setup
-    out = model(features, training=False)
-    metrics = rtd_metrics(rtd_statistics(out))
+    metrics = rtd_metrics(rtd_statistics(model(features, training=False)))
     assert float(metrics["mlm_loss"]) == pytest.approx(np.log(200), rel=0.05)
-    mask = features["input_mask"] > 0
-    probabilities = 1 / (1 + np.exp(-np.asarray(out["disc_logits"])[mask]))
-    assert probabilities.mean() == pytest.approx(config.mask_rate, abs=0.01)
-    # Small random logits around the prior's log-odds: the constant predictor's cross-entropy.
-    r, p = float(metrics["replaced_fraction"]), config.mask_rate
-    assert float(metrics["disc_loss"]) == pytest.approx(-(r * np.log(p) + (1 - r) * np.log(1 - p)), rel=0.05)
-
-
-def test_discriminator_bias_starts_at_the_prior_of_its_tokens():
-    """Log-odds of the mask rate where the loss counts every token; 0 for electra_15's masked ones."""
-    for objective, prior in (("electra", 0.15), ("all_tokens_mlm", 0.15), ("electra_15", 0.5)):
-        config = with_vocab_size(get_config("tiny", [f"model.objective={objective}"]), 200).model
-        model = ElectraPretrainer(config, SPECIAL)
-        model(make_features())
-        bias = float(model.discriminator_head.logit.bias.numpy()[0])
-        assert bias == pytest.approx(np.log(prior / (1 - prior)), abs=1e-6), objective
+    # Small random logits: log 2 plus about E[z^2] / 8.
+    assert float(metrics["disc_loss"]) == pytest.approx(np.log(2), rel=0.1)

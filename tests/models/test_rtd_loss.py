@@ -50,9 +50,8 @@ def numpy_reference(outputs, mlm_weight, disc_weight):
         "mlm_accuracy": ((logits.argmax(-1) == targets) * w).sum() / w.sum(),
         "sampled_accuracy": ((outputs["sampled_ids"] == targets) * w).sum() / w.sum(),
         "disc_accuracy": ((predicted == y) * m).sum() / m.sum(),
-        # 0 when nothing is predicted (or labelled) replaced, as rtd_metrics gives.
-        "disc_precision": (predicted * y * m).sum() / max((predicted * m).sum(), 1e-6),
-        "disc_recall": (predicted * y * m).sum() / max((y * m).sum(), 1e-6),
+        "disc_precision": (predicted * y * m).sum() / (predicted * m).sum(),
+        "disc_recall": (predicted * y * m).sum() / (y * m).sum(),
         "disc_auc": bucketed_auc(p, y, m),
         "replaced_fraction": (y * m).sum() / m.sum(),
     }

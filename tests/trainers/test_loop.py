@@ -61,10 +61,8 @@ def test_training_lowers_the_loss_and_logs(tiny_data, tmp_path):
     last = trainer.train(log=lines.append)
     after = trainer.evaluate(8)
     assert len(lines) == 3 and lines[-1].startswith("step 60/60") and "tok/s" in lines[-1] and "ETA" in lines[-1]
-    # The discriminator starts at the base rate (its bias is the prior's log-odds), so
-    # what 60 steps learn shows in the generator's loss (4.16 -> 4.08 here).
-    assert after["mlm_loss"] < before["mlm_loss"] - 0.05
-    assert after["disc_loss"] < 1.05 * after["constant_disc_loss"]
+    assert after["loss"] < before["loss"] - 1.0
+    assert after["mlm_loss"] < before["mlm_loss"]
     assert np.isfinite(last["grad_norm"]) and last["learning_rate"] == 0.0
     # The constant baselines are computed from the same held-out masks.
     assert after["constant_disc_loss"] == pytest.approx(
