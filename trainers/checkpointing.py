@@ -4,6 +4,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from trainers.run_directory import RunDirectoryError
+
 
 def model_state(model: keras.Model) -> list:
     """All variables of `model` in model order (fixed by its architecture), for tf.train.Checkpoint.
@@ -34,8 +36,13 @@ def restore_weights(model: keras.Model, path: str) -> str:
     Returns the checkpoint prefix read."""
     prefix = resolve_checkpoint(path)
     seeds = [(v, v.numpy()) for v in model.variables if "seed_generator_state" in v.path]
-    tf.train.Checkpoint(model=model_state(model)).restore(prefix).expect_partial() \
-        .assert_existing_objects_matched()
+    try:
+        tf.train.Checkpoint(model=model_state(model)).restore(prefix).expect_partial() \
+            .assert_existing_objects_matched()
+    except (ValueError, AssertionError) as e:  # shapes or variables of another model (or code version)
+        detail = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise RunDirectoryError(f"{prefix}: checkpoint does not fit the model its run's config.json "
+                                f"describes: {detail}") from None
     for variable, value in seeds:
         variable.assign(value)
     return prefix
