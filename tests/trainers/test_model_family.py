@@ -49,7 +49,8 @@ def family_trainer(data_dir, model_dir, overrides):
     return trainer
 
 
-@pytest.mark.parametrize("name", OPTIONS)
+# Adversarial training alone is slow (~90 s); the combined test below trains it through pretrain too.
+@pytest.mark.parametrize("name", [pytest.param("adversarial", marks=pytest.mark.slow), "albert_shared_attention"])
 def test_option_trains_and_reports_its_metrics(two_segment_data, tmp_path, name):
     trainer = family_trainer(two_segment_data, tmp_path, OPTIONS[name] + ["train.num_steps=4", "train.log_every=4"])
     metrics = trainer.train(log=QUIET)
