@@ -33,7 +33,7 @@ from pipelines.tokenization import Tokenizer
 from trainers import run_directory
 from trainers.distribution import STRATEGIES, make_strategy, worker_input_context
 from trainers.export import load_pretrainer
-from trainers.loop import Trainer
+from trainers.loop import MILESTONES, Trainer
 from trainers.run_directory import RunDirectoryError
 from trainers.tasks.classification_data import ClassificationData
 
@@ -72,8 +72,11 @@ def parse_args(argv):
 
 
 def pretrained_run(path: str) -> tuple[str, PretrainConfig]:
-    """(run directory, config) of the pre-trained run that `path` (directory or prefix) belongs to."""
+    """(run directory, config) of the pre-trained run that `path` (directory or prefix, a kept
+    milestone RUN/milestones/ckpt-N included) belongs to."""
     run_dir = path if tf.io.gfile.isdir(path) else os.path.dirname(path)
+    if os.path.basename(run_dir) == MILESTONES:
+        run_dir = os.path.dirname(run_dir)
     if not tf.io.gfile.exists(os.path.join(run_dir, run_directory.CONFIG)):
         raise RunDirectoryError(f"{path}: no {run_directory.CONFIG} beside it; --init_checkpoint must be a run "
                                 "directory of trainers.pretrain or trainers.convert (or a checkpoint in one)")

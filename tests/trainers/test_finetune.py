@@ -2,6 +2,7 @@
 import json
 import os
 import re
+from types import SimpleNamespace
 
 import keras
 import numpy as np
@@ -12,7 +13,7 @@ from sklearn import metrics as skm
 from configs import EncoderConfig, finetune_config, resolve_steps
 from models.finetuning_model import FinetuningModel
 from pipelines.tokenization import Tokenizer
-from tests.trainers.conftest import VOCAB, write_word_task
+from tests.trainers.conftest import TINY_OVERRIDES, VOCAB, write_word_task
 from trainers.finetune import main as finetune_main
 from trainers.optimization import make_optimizer
 from trainers.tasks import classification_metrics as cm
@@ -281,3 +282,24 @@ def test_evaluation_metrics_come_from_the_rows_in_example_order():
     metrics = cola.evaluation_metrics({"loss_sum": 1.0, "examples": 50.0},
                                       {"logits": logits[order], "label": labels[order], "example": order}, 0, "dev")
     assert metrics["mcc"] == pytest.approx(skm.matthews_corrcoef(labels, logits.argmax(-1)))
+
+
+def test_a_milestone_checkpoint_initialises_fine_tuning_with_its_own_weights(tiny_data, tmp_path):
+    """RUN/milestones/ckpt-N (train.milestone_every) belongs to RUN: fine-tuning takes that
+    checkpoint's discriminator, not the run's latest."""
+    from trainers.export import load_pretrainer
+    from trainers.finetune import load_discriminator, pretrained_run
+    from trainers.pretrain import main as pretrain_main
+    run = tmp_path / "run"
+    overrides = [o for o in TINY_OVERRIDES if "num_steps" not in o] + ["train.num_steps=4", "train.milestone_every=2"]
+    assert pretrain_main(["--data", os.path.join(tiny_data, "train-*"), "--model_dir", str(run), "--strategy=cpu"]
+                         + [f"--override={o}" for o in overrides]) == 0
+    milestone = str(run / "milestones" / "ckpt-2")
+    assert pretrained_run(milestone)[0] == str(run)
+    latest = load_pretrainer(str(run))[0].discriminator
+    expected = load_pretrainer(str(run), checkpoint=milestone)[0].discriminator
+    weights = lambda encoder: [np.asarray(v) for v in encoder.variables if "seed_generator" not in v.path]  # noqa: E731
+    assert not all(np.array_equal(a, b) for a, b in zip(weights(latest), weights(expected), strict=True))
+    assert load_discriminator(milestone, SimpleNamespace(encoder=latest)) == str(run)
+    for got, want in zip(weights(latest), weights(expected), strict=True):
+        np.testing.assert_array_equal(got, want)
