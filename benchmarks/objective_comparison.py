@@ -51,17 +51,12 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True, help="training TFRecords of pipelines.build_pretraining_data")
     p.add_argument("--eval_data", default="", help="held-out TFRecords (pre-training metrics)")
-    p.add_argument("--train_file", required=True, help="downstream training data (CSV/TSV/JSONL)")
-    p.add_argument("--eval_file", required=True, help="downstream evaluation data")
-    p.add_argument("--text_columns", default="sentence")
-    p.add_argument("--label_column", default="label")
-    p.add_argument("--max_seq_length", type=int, default=64, help="of the downstream task")
+    add_downstream_arguments(p)
     p.add_argument("--output_dir", required=True)
     p.add_argument("--config", default="tiny", help="pre-training preset")
     p.add_argument("--override", action="append", default=[], help="pre-training override for every objective")
     p.add_argument("--budgets", default="", help="comma-separated ELECTRA steps (default: the preset's)")
     p.add_argument("--objectives", default=",".join(OBJECTIVES))
-    p.add_argument("--seeds", type=int, default=3)
     args = p.parse_args(argv)
     unknown = set(args.objectives.split(",")) - set(OBJECTIVES)
     if unknown:
@@ -69,8 +64,18 @@ def parse_args(argv=None):
     return args
 
 
-def config_for(preset: str, overrides: list[str], objective: str, vocab_size: int):
-    return with_vocab_size(get_config(preset, overrides + [f"model.objective={objective}"]), vocab_size)
+def add_downstream_arguments(p: argparse.ArgumentParser) -> None:
+    """The downstream task's flags, which `finetune` reads."""
+    p.add_argument("--train_file", required=True, help="downstream training data (CSV/TSV/JSONL)")
+    p.add_argument("--eval_file", required=True, help="downstream evaluation data")
+    p.add_argument("--text_columns", default="sentence")
+    p.add_argument("--label_column", default="label")
+    p.add_argument("--max_seq_length", type=int, default=64, help="of the downstream task")
+    p.add_argument("--seeds", type=int, default=3)
+
+
+def config_for(preset: str, overrides: list[str], vocab_size: int):
+    return with_vocab_size(get_config(preset, overrides), vocab_size)
 
 
 def run(command: list[str], log_path: str) -> None:
@@ -143,7 +148,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     manifest = load_manifest(args.data)
     vocab_size, length = manifest["vocab_size"], manifest["max_seq_length"]
-    base = config_for(args.config, args.override, "electra", vocab_size)
+    base = config_for(args.config, args.override + ["model.objective=electra"], vocab_size)
     budgets = [int(b) for b in args.budgets.split(",")] if args.budgets else [base.train.num_steps]
     warmup_fraction = base.train.warmup_steps / base.train.num_steps
     batch = base.train.batch_size
@@ -156,8 +161,8 @@ def main(argv=None) -> int:
         total = budget * batch * train_flops_per_sequence(base.model, length)
         rows = []
         for objective in objectives:
-            per_step = batch * train_flops_per_sequence(config_for(args.config, args.override, objective,
-                                                                   vocab_size).model, length)
+            per_step = batch * train_flops_per_sequence(config_for(
+                args.config, args.override + [f"model.objective={objective}"], vocab_size).model, length)
             steps = max(1, round(total / per_step))
             model_dir = os.path.join(args.output_dir, f"{objective}_{budget}")
             print(f"[{time.time() - started:.0f}s] {objective}: {steps} steps", flush=True)
