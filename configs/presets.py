@@ -1,5 +1,5 @@
 """Named presets: ELECTRA-Small/Base/Large (paper, Table 6), ALBERT base to
-xxlarge (Lan et al. 2020, Table 1) and a tiny demo size.
+xxlarge (the ALBERT paper, Table 1) and a tiny demo size.
 
 The paper trains Small on 128-token sequences and Base/Large on 512; the
 max_predictions_per_seq values follow from that.
@@ -88,7 +88,7 @@ def large() -> PretrainConfig:
 
 
 def _albert(hidden_size: int, num_layers: int, num_heads: int) -> PretrainConfig:
-    """ALBERT (Lan et al. 2020, sec. 3-4): embedding size 128, every layer shared,
+    """ALBERT (its paper, sec. 3-4): embedding size 128, every layer shared,
     FFN 4H, no dropout (sec. 4.8); MLM with n-gram masking (n <= 3) plus
     sentence-order prediction (weight 1); LAMB, batch 4096, learning rate
     0.00176, 125k steps (sec. 4.1) with the release's 3,125 warmup steps.

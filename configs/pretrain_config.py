@@ -36,7 +36,7 @@ class EncoderConfig:
     attention_dropout_rate: float = 0.1
     initializer_range: float = 0.02
     layer_norm_epsilon: float = 1e-12
-    # ALBERT-style cross-layer sharing (Lan et al. 2020): the layers are split
+    # ALBERT-style cross-layer sharing (the ALBERT paper): the layers are split
     # into this many consecutive groups that each share one set of weights.
     # 0 means no sharing (one group per layer).
     num_hidden_groups: int = 0

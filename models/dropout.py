@@ -1,4 +1,4 @@
-"""Inverted dropout (Srivastava et al., 2014) on 16 hashed random bits per element."""
+"""Inverted dropout (JMLR 2014) on 16 hashed random bits per element."""
 
 from __future__ import annotations
 

@@ -87,7 +87,7 @@ class TransformerLayer(keras.layers.Layer):
                 layer.build(shapes.get(layer, input_shape))
 
     def attend(self, x, attention_bias, training=None):
-        """Multi-head scaled dot-product attention (Vaswani et al., 2017): (B, T, H) -> (B, T, H)."""
+        """Multi-head scaled dot-product attention (the Transformer paper, 2017): (B, T, H) -> (B, T, H)."""
         batch, length = ops.shape(x)[0], ops.shape(x)[1]
         heads = (batch, length, self.num_heads, self.head_size)
         q, k, v = (ops.reshape(f(x), heads) for f in (self.query, self.key, self.value))
@@ -114,7 +114,7 @@ def attention_bias(input_mask):
 
 
 def layer_groups(num_layers: int, num_groups: int) -> list[int]:
-    """Weight group of each layer: ALBERT's int(i * G / L) (Lan et al. 2020, sec. 3.1)."""
+    """Weight group of each layer: ALBERT's int(i * G / L) (the ALBERT paper, sec. 3.1)."""
     return [i * num_groups // num_layers for i in range(num_layers)]
 
 

@@ -1,4 +1,4 @@
-"""Gradient-disentangled embedding sharing, GDES (DeBERTaV3, He et al. 2021, sec. 3.2-3.3).
+"""Gradient-disentangled embedding sharing, GDES (the DeBERTaV3 paper, sec. 3.2-3.3).
 
 With plain sharing the generator's MLM loss and the discriminator's RTD loss
 pull the shared embeddings in opposite directions. Under GDES the

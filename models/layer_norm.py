@@ -1,4 +1,4 @@
-"""Layer normalization (Ba et al., 2016) over the last axis, with its gradient written out."""
+"""Layer normalization (arXiv:1607.06450) over the last axis, with its gradient written out."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""ALBERT's sharing ablations (Lan et al. 2020, sec. 4.5, Table 4): only the
+"""ALBERT's sharing ablations (the ALBERT paper, sec. 4.5, Table 4): only the
 attention blocks, or only the feed-forward blocks, shared across layers.
 
 Each of the L layers is its own TransformerLayer; within a weight group

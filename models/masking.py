@@ -1,4 +1,4 @@
-"""Dynamic masking (ELECTRA paper, sec. 2; BERT, Devlin et al. 2019, sec. 3.1).
+"""Dynamic masking (ELECTRA paper, sec. 2; the BERT paper, sec. 3.1).
 
 Positions are drawn fresh each time a batch is seen, without replacement,
 never on [CLS]/[SEP]/[PAD]; per sequence, count = clamp(round(n * rate), 1, P)

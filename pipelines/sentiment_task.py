@@ -2,8 +2,8 @@
 
     python -m pipelines.sentiment_task --cache_dir=data --output_dir=data/sentiment
 
-Reads `movie-review-snippets.txt` (pipelines.default_corpus: Pang and Lee's
-Rotten Tomatoes sentences with the mean rating of 20+ human raters, -4..+4)
+Reads `movie-review-snippets.txt` (pipelines.default_corpus: the
+Rotten Tomatoes sentences of the sentence-polarity corpus with the mean rating of 20+ human raters, -4..+4)
 and writes train.tsv and dev.tsv with columns `sentence` and `label`: the sign
 of the mean rating ("positive" / "negative"; the few sentences rated exactly
 0 are left out and counted). A sentence goes to dev when the CRC-32 of its id

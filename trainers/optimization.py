@@ -34,7 +34,7 @@ class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
 
 
 class ElectraOptimizer(keras.optimizers.Optimizer):
-    """AdamW as in the ELECTRA release (BERT's AdamWeightDecayOptimizer), or LAMB (You et al., 2020).
+    """AdamW as in the ELECTRA release (BERT's AdamWeightDecayOptimizer), or LAMB (arXiv:1904.00962).
 
     With m, v the usual moving averages of g and g^2 (beta_1, beta_2):
       u = m' / (sqrt(v') + eps) + wd * w        (wd = 0 for LayerNorm and biases)

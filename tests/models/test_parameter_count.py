@@ -77,7 +77,7 @@ def test_presets_match_the_published_sizes():
     )
 
 
-# ALBERT (Lan et al. 2020), Table 1, in millions, with 30,000 pieces; counted with the
+# The ALBERT paper's Table 1, in millions, with 30,000 pieces; counted with the
 # MLM head, the pooler and the SOP classifier.
 ALBERT_PUBLISHED = {"albert_base": 12, "albert_large": 18, "albert_xlarge": 60, "albert_xxlarge": 235}
 
