@@ -28,12 +28,15 @@ DASK = ["dask==2026.8.0", "distributed==2026.8.0"]
 # machine install jax[cuda12] of the same version instead).
 JAX = ["jax==0.10.2", "jaxlib==0.10.2"]
 
+# Top-level packages; their sub-packages (trainers.tasks, ...) are found below them.
+PACKAGES = ("configs", "core", "pipelines", "models", "trainers")
+
 setup(
     name="electra-tf",
     version="0.1.0",
     description="ELECTRA pre-training (replaced token detection) for TensorFlow and Keras 3",
     python_requires=">=3.10,<3.13",
-    packages=find_packages(include=["configs", "pipelines", "models", "trainers"]),
+    packages=find_packages(include=[f"{top}{sub}" for top in PACKAGES for sub in ("", ".*")]),
     install_requires=RUNTIME,
     extras_require={
         "dev": ["pytest==9.2.0", "pytest-xdist==3.8.0", *DASK, *JAX],

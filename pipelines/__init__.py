@@ -1,5 +1,5 @@
 """Apache Beam jobs and the corpus, tokenizer and vocabulary code they use."""
-from pipelines import cli
+from core import cli
 
 if cli.running_entry_point():
     cli.quiet_tensorflow()

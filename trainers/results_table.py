@@ -11,7 +11,7 @@ import json
 import os
 import sys
 
-from pipelines import cli
+from core import cli
 
 
 def load(model_dir: str) -> dict:

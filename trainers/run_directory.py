@@ -16,7 +16,7 @@ import os
 import tensorflow as tf
 
 from configs import FinetuneConfig, PretrainConfig, from_dict
-from pipelines.cli import UserError
+from core.cli import UserError
 from trainers.json_files import read_json, write_json
 
 CONFIG, DATA, VOCAB, LABELS = "config.json", "data.json", "vocab.txt", "labels.json"

@@ -24,7 +24,7 @@ import difflib
 import os
 import sys
 
-# TensorFlow's start-up noise off the screen, as every entry point does (pipelines/cli.py,
+# TensorFlow's start-up noise off the screen, as every entry point does (core/cli.py,
 # which this script must not import): the user's TF_CPP_MIN_LOG_LEVEL or --verbose win.
 if "--verbose" not in sys.argv:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")

@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from pipelines import build_pretraining_data, inputs
-from pipelines.cli import UserError
+from core.cli import UserError
 
 
 def test_inputs_are_split_and_unknown_flags_go_to_beam():

@@ -9,7 +9,7 @@ import sys
 import pytest
 import tensorflow as tf
 
-from pipelines import cli
+from core import cli
 from tests.trainers.conftest import VOCAB
 from tests.trainers.conversion_goldens import golden_dir
 from trainers import convert

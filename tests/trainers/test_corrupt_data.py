@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from pipelines.cli import UserError
+from core.cli import UserError
 from tests.trainers.conftest import TINY_OVERRIDES, write_data
 from tests.trainers.test_run_options import scalars
 from trainers.input_data import scan_records

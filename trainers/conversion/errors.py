@@ -1,7 +1,7 @@
 """The one error of conversion: a file or setting that cannot be converted."""
 from __future__ import annotations
 
-from pipelines.cli import UserError
+from core.cli import UserError
 
 
 class ConversionError(UserError):

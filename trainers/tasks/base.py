@@ -12,7 +12,7 @@ import keras
 import tensorflow as tf
 
 from configs import TrainConfig
-from pipelines.cli import UserError
+from core.cli import UserError
 
 
 class Task:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 
-from pipelines.cli import UserError
+from core.cli import UserError
 
 logger = logging.getLogger(__name__)
 

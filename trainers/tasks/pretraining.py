@@ -18,7 +18,7 @@ from models.pretrainer import ElectraPretrainer
 from models.rtd_loss import LOSS_COUNTS, loss_weights, replica_loss, rtd_metrics, rtd_statistics
 from models.two_stage import init_discriminator_from_generator, stage_at, stage_variables
 from trainers import baselines
-from pipelines.cli import UserError
+from core.cli import UserError
 from trainers.input_data import corrupt_files, make_dataset
 from trainers.tasks.base import Task
 

@@ -1,0 +1,4 @@
+"""The bottom of the import graph: what every stage shares.
+
+cli.py        UserError and the command-line runner of every entry point
+"""
