@@ -26,9 +26,8 @@ from tensorflow_text.python.ops.bert_tokenizer import BasicTokenizer
 from tensorflow_text.tools.wordpiece_vocab import bert_vocab_from_dataset as bert_vocab
 from tensorflow_text.tools.wordpiece_vocab import wordpiece_tokenizer_learner_lib as learner
 
-from core import cli
-from pipelines import (documents, formats, inputs, pretraining_data, sentences, tokenization,
-                       vocabulary)
+from core import cli, vocabulary
+from pipelines import documents, formats, inputs, pretraining_data, sentences, tokenization
 
 HELDOUT_REASON = "heldout_split"
 _log = logging.getLogger(__name__)

@@ -55,7 +55,8 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics.metric import MetricsFilter
 
-from pipelines import documents, formats, inputs, packing, quality, sentences, vocabulary
+from core import vocabulary
+from pipelines import documents, formats, inputs, packing, quality, sentences
 
 TRAIN, HELDOUT = "train", "heldout"
 MANIFEST = "manifest.json"

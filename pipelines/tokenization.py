@@ -8,8 +8,8 @@ vocab) in a SavedModel graph: pipeline and serving then produce identical ids.
 import tensorflow as tf
 import tensorflow_text as tf_text
 
-from pipelines import vocabulary
-from pipelines.vocabulary import UNK
+from core import vocabulary
+from core.vocabulary import UNK
 
 
 def _open_binary(path: str):

@@ -22,7 +22,7 @@ from configs import ModelConfig, PretrainConfig, apply_overrides, get_config, wi
 from models.word_boundaries import continuation_flags
 from core import cli
 from core.cli import UserError
-from pipelines.vocabulary import parse_vocab
+from core.vocabulary import parse_vocab
 from trainers import baselines, run_directory
 from trainers.distribution import STRATEGIES, make_strategy, worker_input_context
 from trainers.input_data import load_manifest, two_segment_fraction

@@ -2,7 +2,8 @@
 import bz2
 import collections
 
-from pipelines import build_vocab, pretraining_data, tokenization, vocabulary
+from core import vocabulary
+from pipelines import build_vocab, pretraining_data, tokenization
 
 
 def test_search_bracket():

@@ -3,7 +3,8 @@ import pytest
 import sentencepiece
 import tensorflow as tf
 
-from pipelines import tokenization, vocabulary
+from core import vocabulary
+from pipelines import tokenization
 
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]",
          "the", "cat", "sat", "##s", ".", "cafe", "Cat", "un", "##believ", "##able"]

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pipelines import build_vocab, tokenization, vocabulary
+from core import vocabulary
+from pipelines import build_vocab, tokenization
 from tests.trainers.conftest import SEQ, TINY_OVERRIDES, write_data
 from trainers.export import export, load_pretrainer
 from trainers.pretrain import main as pretrain_main

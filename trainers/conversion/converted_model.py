@@ -11,7 +11,7 @@ import tensorflow as tf
 from configs import EncoderConfig, PretrainConfig
 from configs.presets import base, large, small
 from models.pretrainer import ElectraPretrainer
-from pipelines.vocabulary import special_token_ids
+from core.vocabulary import special_token_ids
 from trainers.conversion.errors import ConversionError
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from pipelines.vocabulary import parse_vocab
+from core.vocabulary import parse_vocab
 from trainers import json_files
 from trainers.conversion.errors import ConversionError
 

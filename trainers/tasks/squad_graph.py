@@ -77,7 +77,7 @@ class SquadFeaturizer(tf.Module):
     """`featurize` turns questions and contexts into model windows (see the module doc).
 
     tokenizer: the run's in-graph tokenizer (pipelines.tokenization.make_text_tokenizer);
-    pieces, kind, special_ids: its vocabulary (pipelines.vocabulary.Vocabulary).
+    pieces, kind, special_ids: its vocabulary (core.vocabulary.Vocabulary).
     """
 
     def __init__(self, tokenizer, pieces: list[str], kind: str, special_ids: dict, task: TaskConfig):
