@@ -27,6 +27,10 @@ MASK_SCORES, MASK_CHOICE, RANDOM_IDS, SAMPLE_KEYS, GUMBEL_NOISE = range(1, 6)
 SEGMENT_SWAP, SPAN_LENGTHS, SPAN_ORDER, SPAN_BOUNDARY = range(6, 10)
 DROPOUT = 10
 
+# Name of the SeedGenerator whose words key `row_keys` (models.pretrainer): one word per
+# batch, so micro-batches that re-use their batch's word draw what the whole batch would.
+ROW_KEY_SEED = "rtd_seed"
+
 
 def u32(value):
     """A uint32 scalar tensor (Python ints would promote uint32 operands to int64)."""

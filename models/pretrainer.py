@@ -99,7 +99,7 @@ class ElectraPretrainer(keras.Model):
                 trainable=False,
                 name="word_continuation",
             )
-        self.seed_generator = keras.random.SeedGenerator(seed, name="rtd_seed")
+        self.seed_generator = keras.random.SeedGenerator(seed, name=hash_random.ROW_KEY_SEED)
 
     def _build_generator(self, config: ModelConfig) -> None:
         """Sets generator (Encoder or None) and generator_head."""

@@ -17,6 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from models.hash_random import ROW_KEY_SEED
 from trainers.checkpointing import model_state, restore_weights
 from trainers.distribution import worker_input_context
 from trainers.optimization import make_optimizer
@@ -139,7 +140,10 @@ class Trainer:
 
         With k accumulation steps the batch is processed as k micro-batches
         whose (count-normalised) gradients are averaged; equal to the full
-        batch's gradient when the micro-batches hold equal counts.
+        batch's gradient when the micro-batches hold equal counts. Each
+        micro-batch starts from the step's row-key seed state
+        (models.hash_random.ROW_KEY_SEED), so its examples are masked and
+        sampled as in the full batch; dropout draws differ.
         """
         ctx = tf.distribute.get_replica_context()
         k = self.config.grad_accumulation_steps
@@ -149,8 +153,12 @@ class Trainer:
         else:
             micro = tf.nest.map_structure(lambda v: tf.reshape(v, tf.concat([[k, -1], tf.shape(v)[1:]], 0)),
                                           batch)
+            keyed = [v for v in seed_states(self.model) if v.path.startswith(f"{ROW_KEY_SEED}/")]
+            step_seeds = [tf.identity(v) for v in keyed]
 
             def body(i, stats, grads):
+                for variable, value in zip(keyed, step_seeds):
+                    variable.assign(value)
                 s, g = self._micro_batch_gradients(tf.nest.map_structure(lambda v: v[i], micro), ctx, stage)
                 return (i + 1, tf.nest.map_structure(tf.add, stats, s),
                         [a + b / k for a, b in zip(grads, g)])
@@ -186,6 +194,12 @@ class Trainer:
             totals = {k: totals[k] + self.strategy.reduce(SUM, stats[k], axis=None) for k in totals}
             norm_sum += self.strategy.reduce(MEAN, norm, axis=None)
         return totals, norm_sum / tf.cast(num_steps, tf.float32)
+
+    def run_steps(self, num_steps: int, stage: str = "joint") -> tuple[dict, tf.Tensor]:
+        """Runs `num_steps` updates of `stage` on the training input, without the logging,
+        checkpoints and finiteness checks of `train`; returns the statistics summed over the
+        steps ({name: float32 tensor}) and the mean gradient norm (scalar tensor)."""
+        return self._train_steps(self.train_iterator, tf.constant(num_steps), stage)
 
     def request_stop(self, *_):
         """Signal handler: finish the current chunk of steps, checkpoint and return."""
@@ -223,7 +237,7 @@ class Trainer:
                     chunk = min(chunk, switch - step)
                 stage = self.task.stage_at(step)
                 try:
-                    chunk_totals, grad_norm = self._train_steps(self.train_iterator, tf.constant(chunk), stage)
+                    chunk_totals, grad_norm = self.run_steps(chunk, stage)
                 except tf.errors.DataLossError as error:  # a corrupt record: keep the steps done, then stop
                     self.manager.save(checkpoint_number=self.step)
                     raise self.task.input_error(error, self.manager.latest_checkpoint) from None

@@ -18,7 +18,6 @@ def _run(tiny_data, tmp_path, overrides):
 @pytest.mark.parametrize("overrides", [
     ["model.objective=mlm"], ["model.objective=electra_15"], ["model.objective=replace_mlm"],
     ["model.objective=all_tokens_mlm"], ["model.generator=uniform"],
-    ["train.optimizer=lamb", "train.grad_accumulation_steps=2"],
     ["train.precision=mixed_bfloat16", "train.steps_per_loop=1"],
 ])
 def test_option_trains(tiny_data, tmp_path, overrides):
