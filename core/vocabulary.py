@@ -2,14 +2,20 @@
 .model files, their pieces and special-token ids.
 
 The Beam job's launching process reads vocabularies through this module, so
-it never imports TensorFlow (its workers do, to tokenize and write records).
-File access is the caller's (`open_binary`: path -> binary file object), so
-gs:// paths work with either tf.io.gfile or Beam's FileSystems.
+it never imports TensorFlow (its workers do, to tokenize and write records):
+file access goes through the caller's file layer (core/files.py).
+
+A vocabulary is identified by its content: `fingerprint` hashes the pieces in
+id order (WordPiece) or the model file's bytes (SentencePiece).
 """
+from __future__ import annotations
+
 import dataclasses
-from typing import BinaryIO, Callable
+import hashlib
 
 import sentencepiece
+
+from core.files import Files, layer
 
 PAD, UNK, CLS, SEP, MASK = "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"
 # Order in which build_vocab writes them, so [PAD] gets id 0.
@@ -68,21 +74,35 @@ def is_sentencepiece(path: str) -> bool:
     return path.endswith(".model")
 
 
+def vocab_text(pieces) -> str:
+    """A vocab.txt's text: one piece per line, line number = id."""
+    return "".join(piece + "\n" for piece in pieces)
+
+
+def fingerprint(kind: str, content: bytes) -> str:
+    """16 hex digits identifying a vocabulary: sha256 of its kind and content (vocab_text of
+    the pieces for WordPiece, the model file for SentencePiece)."""
+    return hashlib.sha256(kind.encode("utf-8") + b"\0" + content).hexdigest()[:16]
+
+
 @dataclasses.dataclass(frozen=True)
 class Vocabulary:
-    """What a tokenizer file defines: its kind, pieces (index = id) and special ids."""
+    """What a tokenizer file defines: its kind, pieces (index = id), special ids and content fingerprint."""
     kind: str  # WORDPIECE or SENTENCEPIECE
     pieces: list[str]
     special_ids: dict[str, int]
+    fingerprint: str
 
 
-def read(path: str, open_binary: Callable[[str], BinaryIO]) -> Vocabulary:
-    """The Vocabulary of a `.model` (SentencePiece) or vocab.txt (WordPiece) file."""
-    with open_binary(path) as f:
-        data = f.read()  # one read: line iterators of remote files are slow
+def read(path: str, files: Files | None = None) -> Vocabulary:
+    """The Vocabulary of a `.model` (SentencePiece) or vocab.txt (WordPiece) file, read through
+    `files` (default TensorFlow's file layer)."""
+    data = (files or layer()).read(path)  # one read: line iterators of remote files are slow
     if is_sentencepiece(path):
         processor = sentencepiece.SentencePieceProcessor(model_proto=data)
         pieces = [processor.id_to_piece(i) for i in range(processor.get_piece_size())]
-        return Vocabulary(SENTENCEPIECE, pieces, sentencepiece_special_ids(pieces, path))
+        return Vocabulary(SENTENCEPIECE, pieces, sentencepiece_special_ids(pieces, path),
+                          fingerprint(SENTENCEPIECE, data))
     pieces = parse_vocab(data.decode("utf-8"))
-    return Vocabulary(WORDPIECE, pieces, special_token_ids(pieces))
+    return Vocabulary(WORDPIECE, pieces, special_token_ids(pieces),
+                      fingerprint(WORDPIECE, vocab_text(pieces).encode("utf-8")))

@@ -109,17 +109,16 @@ def main(argv: list[str] | None = None) -> int:
                             "(--strict; drop it to skip and dead-letter bad input)") from None
     seconds = time.time() - start
 
-    print(f"[3/3] done in {seconds:.1f}s: {manifest['documents_read']} documents read, "
-          f"{manifest['documents_written']} written "
-          f"({manifest['documents_written'] / seconds:.1f} docs/s), "
-          f"{manifest['tokens']} tokens ({manifest['tokens'] / seconds:.0f} tokens/s)")
-    print(f"      skipped: {manifest['documents_skipped']}")
-    if manifest["dead_letters"]:
-        print(f"      {manifest['dead_letters']} bad input item(s) listed in "
+    print(f"[3/3] done in {seconds:.1f}s: {manifest.documents_read} documents read, "
+          f"{manifest.documents_written} written ({manifest.documents_written / seconds:.1f} docs/s), "
+          f"{manifest.tokens} tokens ({manifest.tokens / seconds:.0f} tokens/s)")
+    print(f"      skipped: {manifest.documents_skipped}")
+    if manifest.dead_letters:
+        print(f"      {manifest.dead_letters} bad input item(s) listed in "
               f"{args.output_dir}/{pretraining_data.DEAD_LETTER}")
-    for split, counts in manifest["splits"].items():
-        print(f"      {split}: {counts['documents']} documents, {counts['examples']} examples, "
-              f"{counts['tokens']} tokens ({args.output_dir}/{counts['pattern']})")
+    for name, split in manifest.splits.items():
+        print(f"      {name}: {split.documents} documents, {split.examples} examples, "
+              f"{split.tokens} tokens ({args.output_dir}/{split.pattern})")
     return 0
 
 

@@ -43,7 +43,6 @@ metrics in namespace `pretraining_data` on runners that report metrics.
 """
 import dataclasses
 import hashlib
-import json
 import logging
 import math
 import sys
@@ -55,13 +54,11 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics.metric import MetricsFilter
 
-from core import vocabulary
+from core import files as core_files
+from core import run_files, vocabulary
 from pipelines import documents, formats, inputs, packing, quality, sentences
 
 TRAIN, HELDOUT = "train", "heldout"
-MANIFEST = "manifest.json"
-VOCAB_FILE = "vocab.txt"
-SENTENCEPIECE_FILE = "spm.model"
 DEAD_LETTER = "dead_letter.jsonl"
 TEMP_DIR = "_pretraining_data_temporary"
 METRICS_NAMESPACE = "pretraining_data"
@@ -370,8 +367,9 @@ def _concatenate(sources: list[str], destination: str) -> None:
 
 
 def _finalize(counts_and_files: tuple[dict, list], output_dir: str, config: JobConfig,
-              static: dict) -> dict:
-    """Concatenates shards and dead letters, copies the vocab, writes manifest.json."""
+              tokenizer: run_files.TokenizerSettings, job: dict) -> dict:
+    """Concatenates shards and dead letters, copies the vocab, writes manifest.json; returns
+    the manifest's fields (run_files.DataManifest.to_dict)."""
     counts, files = counts_and_files
     files = sorted(files, key=lambda file: file[2])  # unit order
 
@@ -387,40 +385,33 @@ def _finalize(counts_and_files: tuple[dict, list], output_dir: str, config: JobC
             name = _SHARD.format(split=split, shard=f"{shard:05d}", of=f"{num_shards:05d}")
             concatenate(split, shard, name)
             shard_counts = counts["shards"][split].get(f"{shard:05d}", {})
-            shards.append({"file": name, "examples": shard_counts.get("examples", 0),
-                           "tokens": shard_counts.get("tokens", 0)})
-        splits[split] = dict(counts["splits"][split], pattern=f"{split}-*", shards=shards)
+            shards.append(run_files.Shard(name, shard_counts.get("examples", 0), shard_counts.get("tokens", 0)))
+        splits[split] = run_files.Split(**counts["splits"][split], pattern=f"{split}-*", shards=tuple(shards))
     temp_dir = FileSystems.join(output_dir, TEMP_DIR)
     if FileSystems.exists(temp_dir):
         FileSystems.delete([temp_dir])
-    vocab = vocabulary.read(config.vocab_path, _open_raw)
-    with FileSystems.create(FileSystems.join(output_dir, VOCAB_FILE)) as dst:
-        dst.write("".join(piece + "\n" for piece in vocab.pieces).encode("utf-8"))
+    files_layer = core_files.layer("beam")
+    vocab = vocabulary.read(config.vocab_path, files_layer)
+    files_layer.write(FileSystems.join(output_dir, run_files.VOCAB), vocabulary.vocab_text(vocab.pieces).encode("utf-8"))
     if vocab.kind == vocabulary.SENTENCEPIECE:
-        _concatenate([config.vocab_path], FileSystems.join(output_dir, SENTENCEPIECE_FILE))
-    manifest = dict({k: v for k, v in counts.items() if k != "shards"}, splits=splits, **static)
-    with FileSystems.create(FileSystems.join(output_dir, MANIFEST)) as f:
-        f.write(json.dumps(manifest, indent=2, sort_keys=True).encode("utf-8"))
-    return manifest
+        _concatenate([config.vocab_path], FileSystems.join(output_dir, run_files.SENTENCEPIECE_MODEL))
+    manifest = run_files.DataManifest(
+        tokenizer, splits, job=job, **{k: v for k, v in counts.items() if k not in ("shards", "splits")})
+    run_files.write_manifest(output_dir, manifest, files_layer)
+    return manifest.to_dict()
 
 
-def _static_fields(config: JobConfig, input_patterns: list[str]) -> dict:
-    """Manifest fields known before the run; validates the vocab."""
-    vocab = vocabulary.read(config.vocab_path, _open_raw)
+def _static_fields(config: JobConfig, input_patterns: list[str]) -> tuple[run_files.TokenizerSettings, dict]:
+    """(tokenizer settings, how the job runs): the manifest's fields known before the run; validates the vocab."""
+    vocab = vocabulary.read(config.vocab_path, core_files.layer("beam"))
     if vocab.special_ids["pad"] != 0:
         raise ValueError(f"[PAD] must be id 0 (padding is 0) but is "
                          f"{vocab.special_ids['pad']} in {config.vocab_path}")
-    tokenizer_fields = {"type": vocab.kind, "vocab_file": VOCAB_FILE}
-    if vocab.kind == vocabulary.SENTENCEPIECE:
-        tokenizer_fields["model_file"] = SENTENCEPIECE_FILE
-    return {"max_seq_length": config.max_seq_length, "vocab_size": len(vocab.pieces),
-            "lowercase": config.lowercase, "vocab_file": VOCAB_FILE,
-            "special_token_ids": vocab.special_ids, "seed": config.seed,
-            "tokenizer": tokenizer_fields, "input_patterns": list(input_patterns),
-            "format": config.input_format, "max_document_bytes": config.max_document_bytes,
-            "dead_letter_file": DEAD_LETTER, "quality_filter": {
-                "applies_to": config.quality_formats,
-                **dataclasses.asdict(config.quality_filter)}}
+    tokenizer = run_files.TokenizerSettings.of_vocabulary(vocab, config.lowercase, config.max_seq_length)
+    job = {"seed": config.seed, "input_patterns": list(input_patterns), "format": config.input_format,
+           "max_document_bytes": config.max_document_bytes, "dead_letter_file": DEAD_LETTER,
+           "quality_filter": {"applies_to": config.quality_formats, **dataclasses.asdict(config.quality_filter)}}
+    return tokenizer, job
 
 
 def _clear_outputs(output_dir: str) -> None:
@@ -428,7 +419,7 @@ def _clear_outputs(output_dir: str) -> None:
     (only names this job writes: a user's other files stay)."""
     digits = "[0-9]" * 5
     patterns = [_SHARD.format(split=split, shard=digits, of=digits) for split in (TRAIN, HELDOUT)]
-    patterns += [MANIFEST, DEAD_LETTER]
+    patterns += [run_files.MANIFEST, DEAD_LETTER]
     stale = [m.path for p in patterns
              for m in FileSystems.match([FileSystems.join(output_dir, p)])[0].metadata_list]
     temp_dir = FileSystems.join(output_dir, TEMP_DIR)
@@ -449,25 +440,20 @@ def metric_counts(result) -> dict[str, int] | None:
             for c in counters["counters"]}
 
 
-def manifest_as_metrics(manifest: dict) -> dict[str, int]:
+def manifest_as_metrics(manifest: run_files.DataManifest) -> dict[str, int]:
     """The manifest's counts under the names of the job's Beam counters."""
-    names = {"documents_read": manifest["documents_read"],
-             "documents_written": manifest["documents_written"],
-             "examples": manifest["examples"], "tokens": manifest["tokens"],
-             "dead_letters": manifest["dead_letters"]}
-    names.update({f"documents_skipped_{reason}": n
-                  for reason, n in manifest["documents_skipped"].items()})
-    for split, counts in manifest["splits"].items():
-        names.update({f"{split}_{key}": counts[key]
-                      for key in ("documents", "examples", "tokens")})
-        for index, shard in enumerate(counts["shards"]):
-            names.update({f"{split}_{index:05d}_{key}": shard[key]
-                          for key in ("examples", "tokens")})
+    names = {"documents_read": manifest.documents_read, "documents_written": manifest.documents_written,
+             "examples": manifest.examples, "tokens": manifest.tokens, "dead_letters": manifest.dead_letters}
+    names.update({f"documents_skipped_{reason}": n for reason, n in manifest.documents_skipped.items()})
+    for name, split in manifest.splits.items():
+        names.update({f"{name}_{key}": getattr(split, key) for key in ("documents", "examples", "tokens")})
+        for index, shard in enumerate(split.shards):
+            names.update({f"{name}_{index:05d}_{key}": getattr(shard, key) for key in ("examples", "tokens")})
     return {name: value for name, value in names.items() if value}
 
 
 def run(pipeline: beam.Pipeline, input_patterns: list[str], output_dir: str,
-        config: JobConfig) -> tuple[dict, dict[str, int] | None]:
+        config: JobConfig) -> tuple[run_files.DataManifest, dict[str, int] | None]:
     """Builds and runs the job on `pipeline`; returns (the written manifest,
     the Beam counters or None where the runner reports none). Raises
     ValueError for a vocab whose [PAD] is not id 0, without the special
@@ -476,7 +462,7 @@ def run(pipeline: beam.Pipeline, input_patterns: list[str], output_dir: str,
     if config.max_seq_length < packing.MIN_SHORT_TARGET:
         raise ValueError(f"max_seq_length must be >= {packing.MIN_SHORT_TARGET}")
     inputs.match_patterns(input_patterns)  # so there is at least one unit to combine
-    static = _static_fields(config, input_patterns)
+    tokenizer, job = _static_fields(config, input_patterns)
     if not FileSystems.exists(output_dir):
         FileSystems.mkdirs(output_dir)
     _clear_outputs(output_dir)
@@ -499,9 +485,7 @@ def run(pipeline: beam.Pipeline, input_patterns: list[str], output_dir: str,
          | "UnitsToExamples" >> beam.ParDo(UnitToExamplesFn(config, output_dir))
          # One key, no default: no side input (the default's would be one).
          | "SumUnits" >> beam.CombineGlobally(SumUnitsFn()).without_defaults()
-         | "Finalize" >> beam.Map(_finalize, output_dir, config, static))
+         | "Finalize" >> beam.Map(_finalize, output_dir, config, tokenizer, job))
     result = pipeline.run()
     result.wait_until_finish()
-    with FileSystems.open(FileSystems.join(output_dir, MANIFEST)) as f:
-        manifest = json.loads(f.read())
-    return manifest, metric_counts(result)
+    return run_files.read_manifest(output_dir, core_files.layer("beam")), metric_counts(result)

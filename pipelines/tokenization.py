@@ -133,7 +133,7 @@ class Tokenizer:
     vocabulary's kind, pieces and special ids."""
 
     def __init__(self, path: str, lowercase: bool):
-        vocab = vocabulary.read(path, _open_binary)
+        vocab = vocabulary.read(path)
         self.kind, self.vocab, self.special_ids = vocab.kind, vocab.pieces, vocab.special_ids
         tokenizer = make_text_tokenizer(path, lowercase)
 

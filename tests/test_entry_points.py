@@ -30,7 +30,8 @@ def mistakes(tmp_path_factory):
     finetuned = tmp / "finetuned"
     finetuned.mkdir()
     (finetuned / "config.json").write_text(json.dumps({"task": {"name": "sst2"}}))
-    (data / "vocab.txt").write_text("")
+    (data / "vocab.txt").write_text("".join(f"{t}\n" for t in ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+                                            + [f"w{i}" for i in range(59)]))
     missing_vocab = tmp / "data2"
     missing_vocab.mkdir()
     for name in ("train-00000-of-00001.tfrecord", "manifest.json"):

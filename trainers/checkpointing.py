@@ -4,7 +4,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from trainers.run_directory import RunDirectoryError
+from core.run_files import RunFilesError
 
 
 def model_state(model: keras.Model) -> list:
@@ -41,8 +41,25 @@ def restore_weights(model: keras.Model, path: str) -> str:
             .assert_existing_objects_matched()
     except (ValueError, AssertionError) as e:  # shapes or variables of another model (or code version)
         detail = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise RunDirectoryError(f"{prefix}: checkpoint does not fit the model its run's config.json "
+        raise RunFilesError(f"{prefix}: checkpoint does not fit the model its run's config.json "
                                 f"describes: {detail}") from None
     for variable, value in seeds:
         variable.assign(value)
     return prefix
+
+
+def require_checkpoint(model_dir: str) -> str:
+    """The latest checkpoint prefix of `model_dir`, or a clear error."""
+    latest = tf.train.latest_checkpoint(model_dir)
+    if latest is None:
+        raise RunFilesError(f"no checkpoint in {model_dir}; train it first")
+    return latest
+
+
+def weights_only_checkpoint(model_dir: str) -> str | None:
+    """The latest checkpoint of `model_dir` if it holds model weights only (trainers.convert writes
+    such a `ckpt-0`; training checkpoints also hold the optimizer), else None."""
+    latest = tf.train.latest_checkpoint(model_dir)
+    if latest is None or any(name.startswith("optimizer/") for name, _ in tf.train.list_variables(latest)):
+        return None
+    return latest

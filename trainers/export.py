@@ -28,11 +28,9 @@ import sys
 import tensorflow as tf
 
 from configs import FinetuneConfig, PretrainConfig
-from models.finetuning_model import FinetuningModel
-from models.pretrainer import ElectraPretrainer
-from core import cli
-from trainers import run_directory
-from trainers.checkpointing import restore_weights
+from core import cli, run_files
+from trainers.checkpointing import require_checkpoint
+from trainers.model_loading import load_finetuned, load_pretrainer
 from trainers.serving.classifier import TextClassifier
 from trainers.serving.discriminator import ReplacedTokenDetector
 from trainers.serving.squad import SquadServer
@@ -46,59 +44,27 @@ class ExportError(cli.UserError):
     """An output version that exists, or a run this export cannot serve."""
 
 
-def load_pretrainer(model_dir: str, checkpoint: str | None = None) -> tuple[ElectraPretrainer, dict]:
-    """The pretrainer with the weights of model_dir's latest checkpoint (or of `checkpoint`, a
-    prefix in it), and data.json."""
-    config = run_directory.read_config(model_dir)
-    if not isinstance(config, PretrainConfig):
-        raise run_directory.RunDirectoryError(f"{model_dir} is a fine-tuning run, not a pre-training run")
-    data = run_directory.read_data(model_dir)
-    run_directory.require_checkpoint(model_dir)
-    pretrainer = ElectraPretrainer(config.model, data["special_token_ids"])
-    zeros = tf.zeros((1, data["max_seq_length"]), tf.int32)
-    pretrainer({"input_ids": zeros, "input_mask": zeros, "segment_ids": zeros})
-    latest = restore_weights(pretrainer, checkpoint or model_dir)
-    print(f"restored {latest}")
-    return pretrainer, data
-
-
-def load_finetuned(model_dir: str) -> FinetuningModel:
-    """The FinetuningModel of fine-tuning run `model_dir` with its latest checkpoint's weights."""
-    config = run_directory.read_config(model_dir)
-    if not isinstance(config, FinetuneConfig):
-        raise run_directory.RunDirectoryError(f"{model_dir} is a pre-training run, not a fine-tuning run")
-    run_directory.require_checkpoint(model_dir)
-    num_outputs = 1 if config.task.is_regression or config.task.is_squad else len(
-        run_directory.read_labels(model_dir))
-    model = FinetuningModel(config.encoder, "span" if config.task.is_squad else "classification", num_outputs)
-    zeros = tf.zeros((1, config.task.max_seq_length), tf.int32)
-    model({"input_ids": zeros, "input_mask": zeros, "segment_ids": zeros}, training=False)
-    print(f"restored {restore_weights(model, model_dir)}")
-    return model
-
-
 def text_encoder(model_dir: str, max_seq_length: int) -> TextEncoder:
     """The in-graph tokenizer and input layout of run `model_dir` (data.json)."""
-    data = run_directory.read_data(model_dir)
-    tokenizer_file = data.get("tokenizer", {}).get("file", run_directory.VOCAB)  # older runs: WordPiece
-    return TextEncoder(os.path.join(model_dir, tokenizer_file), data["lowercase"], data["special_token_ids"],
+    tokenizer = run_files.read_tokenizer(model_dir)
+    return TextEncoder(os.path.join(model_dir, tokenizer.file), tokenizer.lowercase, tokenizer.special_token_ids,
                        max_seq_length)
 
 
 def serving_module(model_dir: str, config: PretrainConfig | FinetuneConfig) -> tuple[tf.Module, int]:
     """(module with a `serve` tf.function, its maximum length in tokens) for run `model_dir`."""
     if isinstance(config, PretrainConfig):
-        pretrainer, data = load_pretrainer(model_dir)
+        pretrainer, tokenizer = load_pretrainer(model_dir)
         if getattr(pretrainer, "discriminator_head", None) is None:
             raise ExportError(f"{model_dir} was trained with objective {pretrainer.config.objective!r}, which "
                               "has no replaced-token head to export")
-        encoder = text_encoder(model_dir, data["max_seq_length"])
-        vocab = os.path.join(model_dir, run_directory.VOCAB)
-        return ReplacedTokenDetector(pretrainer, encoder, vocab), data["max_seq_length"]
+        encoder = text_encoder(model_dir, tokenizer.max_seq_length)
+        vocab = os.path.join(model_dir, run_files.VOCAB)
+        return ReplacedTokenDetector(pretrainer, encoder, vocab), tokenizer.max_seq_length
     length = config.task.max_seq_length
     if config.task.is_squad:
         return SquadServer.from_run(model_dir), length
-    labels = None if config.task.is_regression else run_directory.read_labels(model_dir)
+    labels = None if config.task.is_regression else run_files.read_labels(model_dir)
     classifier = TextClassifier(load_finetuned(model_dir), text_encoder(model_dir, length), labels,
                                 config.task.num_texts == 2)
     return classifier, length
@@ -122,11 +88,11 @@ def version_dir(base: str, version: int | None) -> str:
 def export(model_dir: str, output: str, version: int | None = None) -> str:
     """Writes run `model_dir` as version `version` under `output` (see module doc); returns its directory."""
     seeds = sorted(tf.io.gfile.glob(os.path.join(model_dir, "seed_*")))
-    if seeds and not tf.io.gfile.exists(os.path.join(model_dir, run_directory.CONFIG)):
-        raise run_directory.RunDirectoryError(f"{model_dir} holds the runs of several seeds (trainers.finetune "
+    if seeds and not run_files.has_config(model_dir):
+        raise run_files.RunFilesError(f"{model_dir} holds the runs of several seeds (trainers.finetune "
                                               f"--seeds); export one of them, e.g. {seeds[0]}")
-    config = run_directory.read_config(model_dir)
-    run_directory.require_checkpoint(model_dir)
+    config = run_files.read_config(model_dir)
+    require_checkpoint(model_dir)
     target = version_dir(output, version)
     module, max_seq_length = serving_module(model_dir, config)
     temporary = os.path.join(output, f"tmp-{os.path.basename(target)}-{os.getpid()}")

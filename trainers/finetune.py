@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import logging
 import os
 import sys
@@ -26,18 +25,16 @@ import sys
 import numpy as np
 import tensorflow as tf
 
-from configs import TASKS, FinetuneConfig, PretrainConfig, finetune_config, resolve_steps
-from models.finetuning_model import copy_encoder_weights
-from core import cli
+from configs import TASKS, EncoderConfig, FinetuneConfig, finetune_config, resolve_steps
+from core import cli, run_files
+from core.run_files import RunFilesError, TokenizerSettings
 from pipelines.tokenization import Tokenizer
-from trainers import run_directory
+from trainers.checkpointing import require_checkpoint
 from trainers.distribution import STRATEGIES, make_strategy, worker_input_context
-from trainers.export import load_pretrainer
-from trainers.loop import MILESTONES, Trainer
-from trainers.run_directory import RunDirectoryError
+from trainers.loop import Trainer
+from trainers.model_loading import load_discriminator, pretrained_run
 from trainers.tasks.classification_data import ClassificationData
 
-RESULTS, EVAL_RESULTS = "results.json", "eval_results.json"
 LOWER_IS_BETTER = ("loss", "mse")
 
 
@@ -69,29 +66,6 @@ def parse_args(argv):
     if not args.eval_only and not args.init_checkpoint:
         p.error("--init_checkpoint is required (the pre-trained run; with --random_init, only its architecture)")
     return args
-
-
-def pretrained_run(path: str) -> tuple[str, PretrainConfig]:
-    """(run directory, config) of the pre-trained run that `path` (directory or prefix, a kept
-    milestone RUN/milestones/ckpt-N included) belongs to."""
-    run_dir = path if tf.io.gfile.isdir(path) else os.path.dirname(path)
-    if os.path.basename(run_dir) == MILESTONES:
-        run_dir = os.path.dirname(run_dir)
-    if not tf.io.gfile.exists(os.path.join(run_dir, run_directory.CONFIG)):
-        raise RunDirectoryError(f"{path}: no {run_directory.CONFIG} beside it; --init_checkpoint must be a run "
-                                "directory of trainers.pretrain or trainers.convert (or a checkpoint in one)")
-    config = run_directory.read_config(run_dir)
-    if not isinstance(config, PretrainConfig):
-        raise RunDirectoryError(f"{run_dir} is a fine-tuning run; --init_checkpoint needs a pre-trained run")
-    return run_dir, config
-
-
-def load_discriminator(path: str, model) -> str:
-    """Copies the pre-trained discriminator's encoder (checkpoint or run `path`) into `model`'s."""
-    run_dir, _ = pretrained_run(path)
-    pretrainer, _ = load_pretrainer(run_dir, checkpoint=path if not tf.io.gfile.isdir(path) else None)
-    copy_encoder_weights(pretrainer.discriminator, model.encoder)
-    return run_dir
 
 
 def seed_dirs(model_dir: str, seed: int, count: int) -> list[tuple[int, str]]:
@@ -130,34 +104,46 @@ def format_table(task: str, seeds: list[int], summary: dict, baselines: dict) ->
     return "\n".join(lines)
 
 
-def read_task_data(args, config_task: str, labels=None, need_train=True):
-    columns = tuple(c.strip() for c in args.text_columns.split(",") if c.strip())
-    if config_task in ("squad_v1", "squad_v2"):
+def read_task_data(args, task: str, text_columns: str, label_column: str, labels=None, need_train=True):
+    """The task's labelled data: SQuAD's JSON from --data_dir, else GLUE's TSVs or the user's files."""
+    if task in ("squad_v1", "squad_v2"):
         from trainers.tasks.squad_data import SquadData
-        return SquadData(config_task, args.data_dir, need_train=need_train)
-    regression = config_task in ("stsb", "regression")
-    return ClassificationData(config_task, regression, args.data_dir, args.train_file, args.eval_file, columns,
-                              args.label_column, labels=labels, need_train=need_train)
+        return SquadData(task, args.data_dir, need_train=need_train)
+    columns = tuple(c.strip() for c in text_columns.split(",") if c.strip())
+    return ClassificationData(task, task in ("stsb", "regression"), args.data_dir, args.train_file, args.eval_file,
+                              columns, label_column, labels=labels, need_train=need_train)
+
+
+def derive_config(task: str, encoder: EncoderConfig, overrides: list[str], data) -> FinetuneConfig:
+    """The run's config: the paper's defaults for the encoder's size, the user's overrides, the
+    number of steps from the training examples, and the data's text and label columns."""
+    try:
+        config = finetune_config(task, encoder, overrides)
+    except ValueError as err:  # an unknown key or a bad value: the user's flags
+        raise cli.UserError(f"--override: {err}") from None
+    config = resolve_steps(config, data.num_train_examples(), overrides)
+    return dataclasses.replace(config, task=dataclasses.replace(
+        config.task, text_columns=",".join(data.text_columns), label_column=data.label_column))
 
 
 def run_one(args, config: FinetuneConfig, data, features, strategy, run_dir: str, source_dir: str,
-            tokenizer_data: dict) -> dict | None:
+            tokenizer: TokenizerSettings) -> dict | None:
     """Trains (or resumes) and evaluates one seed's run; None if training was stopped."""
     trainer = Trainer(data.make_task(config, features), strategy, run_dir, training=not args.eval_only)
     chief = worker_input_context(strategy).input_pipeline_id == 0
-    results_path = os.path.join(run_dir, EVAL_RESULTS)
+    results_path = os.path.join(run_dir, run_files.EVAL_RESULTS)
     if not args.eval_only:
         if chief:
-            run_directory.write_config(run_dir, config,
-                                       same_model=lambda saved, new: (saved.encoder, saved.task) == (new.encoder, new.task))
-            run_directory.write_tokenizer_files(run_dir, source_dir, tokenizer_data)
+            run_files.write_config(run_dir, config,
+                                   same_model=lambda saved, new: (saved.encoder, saved.task) == (new.encoder, new.task))
+            run_files.write_tokenizer(run_dir, dataclasses.replace(tokenizer, max_seq_length=config.task.max_seq_length),
+                                      source_dir)
             if data.labels:
-                run_directory.write_labels(run_dir, data.labels)
+                run_files.write_labels(run_dir, data.labels)
         step = trainer.restore()
         if step >= config.train.num_steps and tf.io.gfile.exists(results_path):
             print(f"{run_dir}: finished earlier (step {step})")
-            with tf.io.gfile.GFile(results_path) as f:
-                return json.load(f)
+            return run_files.read_json(results_path)
         if step:
             print(f"{run_dir}: resumed from {trainer.manager.latest_checkpoint} at step {step}")
         elif args.random_init:
@@ -168,13 +154,13 @@ def run_one(args, config: FinetuneConfig, data, features, strategy, run_dir: str
         if trainer.stopped:
             return None
     else:
-        run_directory.require_checkpoint(run_dir)
+        require_checkpoint(run_dir)
         trainer.restore()
     results = {split: trainer.evaluate(split=split) for split in data.eval_splits}
     for split, metrics in results.items():
         print(f"{run_dir} {split}: {trainer.task.describe_evaluation(metrics)}")
     if chief:
-        run_directory.write_results(results_path, results)
+        run_files.write_json(results_path, results)
     if args.predict_file:
         print(f"predictions written to {data.predict(trainer, args.predict_file, run_dir)}")
     return results
@@ -188,52 +174,42 @@ def main(argv=None) -> int:
     logging.getLogger("trainers").setLevel(logging.INFO)
     if args.eval_only:
         seeded = sorted(tf.io.gfile.glob(os.path.join(args.model_dir, "seed_*")))
-        saved_dir = args.model_dir if args.seeds == 1 or not seeded else seeded[0]
-        config = run_directory.read_config(saved_dir)
-        if not isinstance(config, FinetuneConfig):
-            raise RunDirectoryError(f"{saved_dir} is not a fine-tuning run")
-        source_dir, labels = saved_dir, (run_directory.read_labels(saved_dir) if not config.task.is_regression
-                                         and not config.task.is_squad else None)
-        task_name = config.task.name
+        source_dir = args.model_dir if args.seeds == 1 or not seeded else seeded[0]
+        saved = run_files.read_config(source_dir)
+        if not isinstance(saved, FinetuneConfig):
+            raise RunFilesError(f"{source_dir} is not a fine-tuning run")
+        if saved.task.name != args.task:
+            raise RunFilesError(f"{args.model_dir} was fine-tuned on {saved.task.name}, not {args.task}")
+        labels = None if saved.task.is_regression or saved.task.is_squad else run_files.read_labels(source_dir)
+        data = read_task_data(args, saved.task.name, args.text_columns or saved.task.text_columns,
+                              args.label_column or saved.task.label_column, labels=labels, need_train=False)
+        config = saved
     else:
-        source_dir, pretrain_config = pretrained_run(args.init_checkpoint)
-        labels, task_name = None, args.task
-    tokenizer_data = run_directory.read_data(source_dir)
-    if args.eval_only and task_name != args.task:
-        raise RunDirectoryError(f"{args.model_dir} was fine-tuned on {task_name}, not {args.task}")
-    if args.eval_only:
-        args.text_columns = args.text_columns or config.task.text_columns
-        args.label_column = args.label_column or config.task.label_column
-    data = read_task_data(args, task_name, labels=labels, need_train=not args.eval_only)
-    if not args.eval_only:
-        try:
-            config = finetune_config(task_name, pretrain_config.model.encoder, args.override)
-        except ValueError as err:  # an unknown key or a bad value: the user's flags
-            raise cli.UserError(f"--override: {err}") from None
-        config = resolve_steps(config, data.num_train_examples(), args.override)
-        config = dataclasses.replace(config, task=dataclasses.replace(
-            config.task, text_columns=",".join(data.text_columns), label_column=data.label_column))
-    data.check_tokenizer(tokenizer_data)
-    tokenizer_path = os.path.join(source_dir, tokenizer_data["tokenizer"]["file"])
-    features = data.features(lambda: Tokenizer(tokenizer_path, tokenizer_data["lowercase"]),
-                             config.task.max_seq_length)
+        source_dir, pretrained = pretrained_run(args.init_checkpoint)
+        data = read_task_data(args, args.task, args.text_columns, args.label_column)
+        config = derive_config(args.task, pretrained.model.encoder, args.override, data)
+    tokenizer = run_files.read_tokenizer(source_dir)
+    data.check_tokenizer(tokenizer)
+    tokenizer_path = os.path.join(source_dir, tokenizer.file)
+    features = data.features(lambda: Tokenizer(tokenizer_path, tokenizer.lowercase), config.task.max_seq_length)
     strategy = make_strategy(args.strategy, args.tpu)
     print(f"strategy {type(strategy).__name__} with {strategy.num_replicas_in_sync} replica(s); task "
-          f"{task_name}: {', '.join(f'{s} {len(next(iter(f.values())))}' for s, f in features.items())} examples; "
-          f"{config.train.num_steps} steps of batch {config.train.batch_size}")
+          f"{config.task.name}: {', '.join(f'{s} {len(next(iter(f.values())))}' for s, f in features.items())} "
+          f"examples; {config.train.num_steps} steps of batch {config.train.batch_size}")
     runs = {}
     for seed, run_dir in seed_dirs(args.model_dir, config.train.seed, args.seeds):
         seeded = dataclasses.replace(config, train=dataclasses.replace(config.train, seed=seed))
-        results = run_one(args, seeded, data, features, strategy, run_dir, source_dir, tokenizer_data)
+        results = run_one(args, seeded, data, features, strategy, run_dir, source_dir, tokenizer)
         if results is None:
             return 0  # stopped; rerun to resume
         runs[seed] = results
     summary = summarize(runs)
     baselines = data.majority_baseline()
-    print(format_table(task_name, list(runs), summary, baselines))
+    print(format_table(config.task.name, list(runs), summary, baselines))
     if worker_input_context(strategy).input_pipeline_id == 0:
-        run_directory.write_results(os.path.join(args.model_dir, RESULTS), {
-            "task": task_name, "seeds": list(runs), "init": "random" if args.random_init else args.init_checkpoint,
+        run_files.write_json(os.path.join(args.model_dir, run_files.RESULTS), {
+            "task": config.task.name, "seeds": list(runs),
+            "init": "random" if args.random_init else args.init_checkpoint,
             "summary": summary, "runs": {str(k): v for k, v in runs.items()},
             "majority_class_accuracy": baselines})
     return 0

@@ -1,29 +1,12 @@
-"""tf.data input over the TFRecords and manifest written by pipelines.build_pretraining_data."""
+"""tf.data input over the TFRecords written by pipelines.build_pretraining_data (their manifest: core/run_files.py)."""
 from __future__ import annotations
 
-import json
-import os
 import re
 
 import numpy as np
 import tensorflow as tf
 
 FEATURES = ("input_ids", "input_mask", "segment_ids")
-
-
-def load_manifest(pattern: str) -> dict:
-    """The manifest.json beside the files matched by `pattern`; fails fast with a clear message."""
-    files = tf.io.gfile.glob(pattern)
-    if not files:
-        raise FileNotFoundError(f"no files match {pattern!r}")
-    directory = os.path.dirname(files[0])
-    path = os.path.join(directory, "manifest.json")
-    if not tf.io.gfile.exists(path):
-        raise FileNotFoundError(f"{path} not found: data must come from pipelines.build_pretraining_data")
-    with tf.io.gfile.GFile(path) as f:
-        manifest = json.load(f)
-    manifest["directory"] = directory
-    return manifest
 
 
 def parse_examples(serialized, max_seq_length: int) -> dict:

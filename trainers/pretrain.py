@@ -12,20 +12,20 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import sys
 
 import tensorflow as tf
 
 from configs import ModelConfig, PretrainConfig, apply_overrides, get_config, with_vocab_size
-from models.word_boundaries import continuation_flags
-from core import cli
+from core import cli, run_files
 from core.cli import UserError
-from core.vocabulary import parse_vocab
-from trainers import baselines, run_directory
+from core.run_files import DataManifest
+from models.word_boundaries import continuation_flags
+from trainers import baselines
+from trainers.checkpointing import weights_only_checkpoint
 from trainers.distribution import STRATEGIES, make_strategy, worker_input_context
-from trainers.input_data import load_manifest, two_segment_fraction
+from trainers.input_data import two_segment_fraction
 from trainers.loop import Trainer
 from trainers.tasks.pretraining import RTD_OBJECTIVES, PretrainingTask
 
@@ -62,14 +62,14 @@ def saved_config(args) -> tuple[PretrainConfig, str] | tuple[None, None]:
     init = args.init_checkpoint
     init_dir = (init if tf.io.gfile.isdir(init) else os.path.dirname(init)) if init else ""
     for directory in (args.model_dir, init_dir) if args.config is None else ():
-        if directory and tf.io.gfile.exists(os.path.join(directory, run_directory.CONFIG)):
-            saved = run_directory.read_config(directory)
+        if directory and run_files.has_config(directory):
+            saved = run_files.read_config(directory)
             # Another kind of run in --model_dir: write_run_files refuses it.
             return (saved, directory) if isinstance(saved, PretrainConfig) else (None, None)
     return None, None
 
 
-def resolve_config(args, manifest: dict) -> PretrainConfig:
+def resolve_config(args, manifest: DataManifest) -> PretrainConfig:
     """The preset (or saved_config's) with overrides, its vocabulary size taken from the data
     (a mismatch with an override or with the run's vocabulary is an error)."""
     saved, saved_dir = saved_config(args)
@@ -77,27 +77,26 @@ def resolve_config(args, manifest: dict) -> PretrainConfig:
         config = apply_overrides(saved, args.override) if saved else get_config(args.config or "tiny", args.override)
     except ValueError as err:  # an unknown preset or key, a bad value: the user's flags
         raise UserError(f"--config/--override: {err}") from None
-    data_vocab = int(manifest["vocab_size"])
+    data_vocab = manifest.vocab_size
     if saved or any(o.split("=")[0].strip().endswith("vocab_size") for o in args.override):
         if config.model.encoder.vocab_size != data_vocab:
             source = f" (the run in {saved_dir}; tokenize the data with its vocab.txt)" if saved else ""
             raise UserError(f"model.encoder.vocab_size={config.model.encoder.vocab_size}{source} but the data "
                              f"was tokenized with a vocabulary of {data_vocab}")
     config = with_vocab_size(config, data_vocab)
-    if manifest["max_seq_length"] > config.model.encoder.max_position_embeddings:
-        raise UserError(f"data max_seq_length {manifest['max_seq_length']} exceeds "
+    if manifest.max_seq_length > config.model.encoder.max_position_embeddings:
+        raise UserError(f"data max_seq_length {manifest.max_seq_length} exceeds "
                          f"max_position_embeddings {config.model.encoder.max_position_embeddings}")
-    if config.model.sentence_order and not two_segment_fraction(args.data, manifest["max_seq_length"]):
+    if config.model.sentence_order and not two_segment_fraction(args.data, manifest.max_seq_length):
         raise UserError(f"model.sentence_order needs two-segment examples, but the first examples of "
                          f"{args.data} all have one segment")
     return config
 
 
-def word_continuation(manifest: dict):
+def word_continuation(manifest: DataManifest):
     """(V,) flags of the data vocabulary's pieces that continue a word (whole-word/n-gram masking)."""
-    with tf.io.gfile.GFile(os.path.join(manifest["directory"], manifest["vocab_file"])) as f:
-        pieces = parse_vocab(f.read())
-    return continuation_flags(pieces, manifest.get("tokenizer", {"type": "wordpiece"})["type"])
+    pieces = run_files.read_vocabulary(manifest.directory, manifest.tokenizer).pieces
+    return continuation_flags(pieces, manifest.tokenizer.kind)
 
 
 def same_weights(saved: ModelConfig, new: ModelConfig) -> bool:
@@ -105,25 +104,12 @@ def same_weights(saved: ModelConfig, new: ModelConfig) -> bool:
     return dataclasses.replace(saved, **{k: getattr(new, k) for k in TRAINING_SETTINGS}) == new
 
 
-def write_run_files(model_dir: str, config: PretrainConfig, manifest: dict, converted: bool = False) -> None:
+def write_run_files(model_dir: str, config: PretrainConfig, manifest: DataManifest, converted: bool = False) -> None:
     """Saves the resolved config and tokenizer files; refuses to resume with another model config
     (a `converted` run not yet trained: with other weights) or another vocabulary."""
-    tokenizer = manifest.get("tokenizer", {"type": "wordpiece"})
-    for name in (manifest["vocab_file"], tokenizer.get("model_file")):
-        if name and not tf.io.gfile.exists(os.path.join(manifest["directory"], name)):
-            raise UserError(f"{os.path.join(manifest['directory'], name)} not found: the data directory must hold "
-                            "the vocabulary that pipelines.build_pretraining_data wrote beside manifest.json")
     same_model = (lambda s, n: same_weights(s.model, n.model)) if converted else (lambda s, n: s.model == n.model)
-    run_directory.write_config(model_dir, config, same_model=same_model)
-    run_vocab, data_vocab = (os.path.join(d, n) for d, n in ((model_dir, run_directory.VOCAB),
-                                                                (manifest["directory"], manifest["vocab_file"])))
-    if tf.io.gfile.exists(run_vocab):
-        with tf.io.gfile.GFile(run_vocab, "rb") as a, tf.io.gfile.GFile(data_vocab, "rb") as b:
-            if a.read() != b.read():
-                raise UserError(f"the data's vocabulary {data_vocab} is not the run's {run_vocab}; tokenize the "
-                                f"data with {run_vocab}")
-    data = dict(manifest, tokenizer={"type": tokenizer["type"], "file": tokenizer.get("model_file", "vocab.txt")})
-    run_directory.write_tokenizer_files(model_dir, manifest["directory"], data)
+    run_files.write_config(model_dir, config, same_model=same_model)
+    run_files.write_tokenizer(model_dir, manifest.tokenizer, manifest.directory)
 
 
 def print_heldout_comparison(metrics: dict, objective: str) -> None:
@@ -156,11 +142,11 @@ def skipped_records(skipped: dict) -> float:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    manifest = load_manifest(args.data)
+    manifest = run_files.find_manifest(args.data)
     if args.eval_data and not tf.io.gfile.glob(args.eval_data):
         raise FileNotFoundError(f"no files match --eval_data {args.eval_data!r}")
     config = resolve_config(args, manifest)
-    converted = run_directory.weights_only_checkpoint(args.model_dir)
+    converted = weights_only_checkpoint(args.model_dir)
     if converted and args.init_checkpoint:
         raise UserError(f"{args.model_dir} holds converted weights ({converted}) to start from; "
                         "--init_checkpoint would replace them: give one of the two")
@@ -169,12 +155,10 @@ def main(argv=None) -> int:
     if chief:
         write_run_files(args.model_dir, config, manifest, converted=bool(converted))
     print(f"strategy {type(strategy).__name__} with {strategy.num_replicas_in_sync} replica(s); "
-          f"data {manifest['splits']['train']['examples']} examples, vocab {manifest['vocab_size']}")
-    shard_examples = {shard["file"]: shard["examples"] for split in manifest["splits"].values()
-                      for shard in split.get("shards", [])}
-    task = PretrainingTask(config, manifest["special_token_ids"], args.data, manifest["max_seq_length"],
+          f"data {manifest.splits['train'].examples} examples, vocab {manifest.vocab_size}")
+    task = PretrainingTask(config, manifest.special_token_ids, args.data, manifest.max_seq_length,
                            eval_pattern=args.eval_data, skip_corrupt_records=args.skip_corrupt_records,
-                           shard_examples=shard_examples)
+                           shard_examples=manifest.shard_examples())
     for path, skipped in task.skipped.items():
         lost = "the rest" if skipped["records_lost"] is None else f"{skipped['records_lost']} records"
         print(f"skipping corrupt records: {path} from byte {skipped['offset']} ({lost}; "
@@ -203,8 +187,7 @@ def main(argv=None) -> int:
             metrics["skipped_corrupt_records"] = skipped_records(task.skipped)
             metrics["corrupt_files"] = task.skipped
         if chief:
-            with tf.io.gfile.GFile(os.path.join(args.model_dir, "eval_results.json"), "w") as f:
-                json.dump(metrics, f, indent=2)
+            run_files.write_json(os.path.join(args.model_dir, run_files.EVAL_RESULTS), metrics)
         print_heldout_comparison(metrics, config.model.objective)
     return 0
 

@@ -64,8 +64,8 @@ def test_launching_process_does_not_import_tensorflow(tmp_path):
     code = ("import sys\n"
             "from pipelines import build_pretraining_data, pretraining_data\n"
             "config = pretraining_data.JobConfig(vocab_path=sys.argv[1])\n"
-            "static = pretraining_data._static_fields(config, ['x'])\n"
-            "assert static['special_token_ids']['pad'] == 0\n"
+            "tokenizer, _ = pretraining_data._static_fields(config, ['x'])\n"
+            "assert tokenizer.special_token_ids['pad'] == 0\n"
             "print(sorted(m for m in sys.modules if m.split('.')[0] in "
             "('tensorflow', 'tensorflow_text', 'keras')))\n")
     vocab = tmp_path / "vocab.txt"

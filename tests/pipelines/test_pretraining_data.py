@@ -13,6 +13,7 @@ import pytest
 import tensorflow as tf
 from apache_beam.testing import test_pipeline
 
+from core import run_files, vocabulary
 from pipelines import packing, pretraining_data, sentences, tf_records, tokenization, wikipedia
 
 MAX_SEQ_LENGTH = 16
@@ -112,7 +113,8 @@ def job(tmp_path_factory):
 
 
 def test_manifest_counts(job):
-    manifest, output_dir, vocab_path, _ = copy.deepcopy(job)
+    manifest, output_dir, vocab_path, _ = job
+    manifest = copy.deepcopy(manifest.to_dict())
     train = _expected_records(vocab_path, ["2", "5"])
     heldout = _expected_records(vocab_path, ["1"])
     tokens = lambda records: sum(
@@ -149,8 +151,10 @@ def test_manifest_counts(job):
         "vocab_file": "vocab.txt", "seed": SEED,
         "special_token_ids": {"pad": 0, "unk": 1, "cls": 2, "sep": 3, "mask": 4}}
     assert manifest["input_patterns"][0].endswith("dumps/*.xml*")
+    assert manifest["vocab_fingerprint"] == vocabulary.read(vocab_path).fingerprint
     with open(os.path.join(output_dir, "manifest.json")) as f:
-        assert json.load(f) == job[0]
+        assert json.load(f) == job[0].to_dict()
+    assert run_files.read_manifest(output_dir) == job[0]
     with open(os.path.join(output_dir, "vocab.txt")) as f:
         assert f.read().split("\n")[:-1] == VOCAB
 
@@ -256,6 +260,6 @@ def test_rerun_after_a_killed_job_removes_its_leftovers_and_nothing_else(tmp_pat
         "notes.txt", "train-00000-of-00002.tfrecord", "train-00001-of-00002.tfrecord",
         "train-notes.tfrecord", "vocab.txt"]
     assert {name: (out / name).read_text() for name in users} == users
-    assert manifest["examples"] == len(_read_records(str(out / "*-of-*.tfrecord"))) > 0
+    assert manifest.examples == len(_read_records(str(out / "*-of-*.tfrecord"))) > 0
     dead_letters = (out / "dead_letter.jsonl").read_text().splitlines()
-    assert manifest["dead_letters"] == 1 == len(dead_letters)
+    assert manifest.dead_letters == 1 == len(dead_letters)

@@ -41,9 +41,8 @@ def test_two_processes_write_the_same_bytes_as_one(tmp_path, wiki_sample, botcha
     two = _run(inputs, tmp_path / "two", bert_vocab,
                ["--direct_num_workers=2", "--direct_running_mode=multi_processing"])
     assert one == two
-    assert one["documents_skipped"]["duplicate"] > 1500 + 106  # books' paragraphs, the copy
-    assert one["documents_read"] == one["documents_written"] + sum(
-        one["documents_skipped"].values())
+    assert one.documents_skipped["duplicate"] > 1500 + 106  # books' paragraphs, the copy
+    assert one.documents_read == one.documents_written + sum(one.documents_skipped.values())
     names = sorted(n for n in os.listdir(tmp_path / "one") if n.endswith(".tfrecord"))
     assert names == sorted(n for n in os.listdir(tmp_path / "two") if n.endswith(".tfrecord"))
     assert len(names) == 4
@@ -51,4 +50,4 @@ def test_two_processes_write_the_same_bytes_as_one(tmp_path, wiki_sample, botcha
                                                shallow=False)
     assert (mismatch, errors) == ([], [])
     with open(tmp_path / "one" / "manifest.json") as f:
-        assert json.load(f)["splits"]["train"]["examples"] == one["splits"]["train"]["examples"]
+        assert json.load(f)["splits"]["train"]["examples"] == one.splits["train"].examples

@@ -1,12 +1,13 @@
 """Small learnable TFRecord data in the pipeline's output format, for trainer tests."""
 from __future__ import annotations
 
-import json
 import os
 
 import numpy as np
 import pytest
 import tensorflow as tf
+
+from core import run_files, vocabulary
 
 SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 VOCAB = SPECIAL + [f"w{i}" for i in range(59)]  # 64 tokens
@@ -23,13 +24,14 @@ def _example(ids, seq, segments=None):
 
 
 def write_data(directory: str, num_examples: int = 256, num_shards: int = 2, seed: int = 0,
-               two_segments: bool = False) -> dict:
+               two_segments: bool = False, vocab: list[str] = VOCAB) -> run_files.DataManifest:
     """Writes train-*/heldout-* shards and manifest.json; sequences count upwards mod 59, so they are
-    learnable. two_segments: 9 in 10 examples are `[CLS] A [SEP] B [SEP]` (B continues A's count)."""
+    learnable. two_segments: 9 in 10 examples are `[CLS] A [SEP] B [SEP]` (B continues A's count);
+    vocab: the pieces of vocab.txt (64)."""
     rng = np.random.default_rng(seed)
     os.makedirs(directory, exist_ok=True)
     with open(os.path.join(directory, "vocab.txt"), "w") as f:
-        f.write("\n".join(VOCAB) + "\n")
+        f.write(vocabulary.vocab_text(vocab))
     for split, count in (("train", num_examples), ("heldout", num_examples // 4)):
         writers = [tf.io.TFRecordWriter(os.path.join(directory, f"{split}-{s:05d}-of-{num_shards:05d}.tfrecord"))
                    for s in range(num_shards)]
@@ -45,13 +47,11 @@ def write_data(directory: str, num_examples: int = 256, num_shards: int = 2, see
             writers[i % num_shards].write(_example([2] + body + [3], SEQ))
         for w in writers:
             w.close()
-    manifest = {
-        "vocab_size": len(VOCAB), "vocab_file": "vocab.txt", "max_seq_length": SEQ, "lowercase": True,
-        "special_token_ids": {"pad": 0, "unk": 1, "cls": 2, "sep": 3, "mask": 4},
-        "splits": {"train": {"examples": num_examples}, "heldout": {"examples": num_examples // 4}},
-    }
-    with open(os.path.join(directory, "manifest.json"), "w") as f:
-        json.dump(manifest, f)
+    tokenizer = run_files.TokenizerSettings.of_vocabulary(
+        vocabulary.read(os.path.join(directory, "vocab.txt")), lowercase=True, max_seq_length=SEQ)
+    manifest = run_files.DataManifest(tokenizer, {"train": run_files.Split(num_examples),
+                                                  "heldout": run_files.Split(num_examples // 4)})
+    run_files.write_manifest(directory, manifest)
     return manifest
 
 

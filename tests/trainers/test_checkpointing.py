@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from trainers.checkpointing import model_state, restore_weights
-from trainers.run_directory import RunDirectoryError
+from core.run_files import RunFilesError
 
 
 def dense_model(units):
@@ -20,6 +20,6 @@ def test_weights_round_trip_and_a_shape_mismatch_names_the_checkpoint(tmp_path):
     same = dense_model(3)
     assert restore_weights(same, prefix) == prefix
     np.testing.assert_array_equal(same.layers[0].kernel.numpy(), saved.layers[0].kernel.numpy())
-    with pytest.raises(RunDirectoryError, match=r"ckpt-1: checkpoint does not fit the model .*shape") as error:
+    with pytest.raises(RunFilesError, match=r"ckpt-1: checkpoint does not fit the model .*shape") as error:
         restore_weights(dense_model(4), prefix)
     assert "\n" not in str(error.value)

@@ -2,19 +2,22 @@
 discriminator together, fresh schedule), trainers.finetune and trainers.export start from it."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 
 import numpy as np
 import tensorflow as tf
 
+from core import run_files
 from tests.trainers.conftest import write_word_task
 from tests.trainers.conversion_goldens import golden_dir
-from trainers import run_directory
+from trainers.checkpointing import weights_only_checkpoint
 from trainers.conversion import huggingface, run_format
 from trainers.conversion.model_weights import named_variables
-from trainers.export import export, load_pretrainer
+from trainers.export import export
 from trainers.finetune import main as finetune_main
+from trainers.model_loading import load_pretrainer
 from trainers.pretrain import main as pretrain_main, parse_args, resolve_config
 
 
@@ -28,7 +31,7 @@ def _convert(run_dir) -> dict[str, np.ndarray]:
 def test_pretraining_continues_a_converted_run_from_its_weights(tiny_data, tmp_path, capsys):
     run = tmp_path / "run"
     imported = _convert(run)
-    assert run_directory.weights_only_checkpoint(str(run)) == str(run / "ckpt-0")
+    assert weights_only_checkpoint(str(run)) == str(run / "ckpt-0")
     # No --config: the run's own; learning rate 0 keeps the weights, so the checkpoint shows where they started.
     overrides = ["train.num_steps=2", "train.batch_size=8", "train.learning_rate=0", "train.shuffle_buffer=64",
                  "model.max_predictions_per_seq=6"]  # a training setting, changeable before the first step
@@ -36,7 +39,7 @@ def test_pretraining_continues_a_converted_run_from_its_weights(tiny_data, tmp_p
     assert pretrain_main(args + [f"--override={o}" for o in overrides]) == 0
     out = capsys.readouterr().out
     assert f"starting from the converted weights {run / 'ckpt-0'}" in out and "step 2/2" in out
-    assert run_directory.weights_only_checkpoint(str(run)) is None  # ckpt-2 holds the optimizer too
+    assert weights_only_checkpoint(str(run)) is None  # ckpt-2 holds the optimizer too
     assert tf.train.load_checkpoint(str(run / "ckpt-2")).get_tensor(
         "optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE") == 2  # the schedule started at step 0
     pretrainer, _ = load_pretrainer(str(run))
@@ -52,7 +55,9 @@ def test_finetuning_export_and_new_runs_start_from_a_converted_run(tmp_path, cap
     imported = _convert(run)
     # pretrain --init_checkpoint=RUN --model_dir=NEW without --config takes the run's config.
     args = parse_args(["--data=unused", f"--model_dir={tmp_path / 'new'}", f"--init_checkpoint={run}"])
-    assert resolve_config(args, {"vocab_size": 64, "max_seq_length": 32}) == run_directory.read_config(str(run))
+    manifest = run_files.DataManifest(dataclasses.replace(run_files.read_tokenizer(str(run)), max_seq_length=32),
+                                      {"train": run_files.Split(1)})
+    assert resolve_config(args, manifest) == run_files.read_config(str(run))
     train = write_word_task(tmp_path / "train.csv", 16)
     assert finetune_main(["--task=classification", "--init_checkpoint", str(run), "--model_dir",
                           str(tmp_path / "ft"), "--train_file", train, "--eval_file", train, "--text_columns=text",

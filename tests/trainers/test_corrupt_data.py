@@ -1,10 +1,12 @@
 """A training shard corrupted in the middle: a clear error naming the file after saving the
 last good state, or with --skip_corrupt_records its readable part only, counted and reported."""
+import dataclasses
 import json
 import os
 
 import pytest
 
+from core import run_files
 from core.cli import UserError
 from tests.trainers.conftest import TINY_OVERRIDES, write_data
 from tests.trainers.test_run_options import scalars
@@ -17,8 +19,8 @@ def corrupt_data(tmp_path):
     directory = tmp_path / "data"
     manifest = write_data(str(directory))
     shards = sorted(p.name for p in directory.glob("train-*"))
-    manifest["splits"]["train"]["shards"] = [{"file": name, "examples": 128} for name in shards]
-    (directory / "manifest.json").write_text(json.dumps(manifest))
+    train = dataclasses.replace(manifest.splits["train"], shards=tuple(run_files.Shard(name, 128) for name in shards))
+    run_files.write_manifest(str(directory), dataclasses.replace(manifest, splits=dict(manifest.splits, train=train)))
     path = directory / shards[0]
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF  # inside a record near the middle of the file

@@ -1,4 +1,4 @@
-import json
+import dataclasses
 import os
 import subprocess
 import sys
@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from core import vocabulary
+from core import run_files, vocabulary
 from pipelines import build_vocab, tokenization
 from tests.trainers.conftest import SEQ, TINY_OVERRIDES, write_data
-from trainers.export import export, load_pretrainer
+from trainers.export import export
+from trainers.model_loading import load_pretrainer
 from trainers.pretrain import main as pretrain_main
 from trainers.text_features import encode_texts
 
@@ -84,11 +85,10 @@ def test_sentencepiece_data_exports_with_its_model_in_the_graph(tmp_path):
     lines = [" ".join(f"w{(start + j) % 59}" for j in range(int(rng.integers(5, 20))))
              for start in rng.integers(0, 59, 3000)]
     (data / "spm.model").write_bytes(build_vocab.learn_sentencepiece(lines, 64, lowercase=True))
-    pieces = vocabulary.read(str(data / "spm.model"), lambda path: open(path, "rb")).pieces
+    pieces = vocabulary.read(str(data / "spm.model")).pieces
     (data / "vocab.txt").write_text("".join(piece + "\n" for piece in pieces))
-    manifest["tokenizer"] = {"type": "sentencepiece", "vocab_file": "vocab.txt",
-                             "model_file": "spm.model"}
-    (data / "manifest.json").write_text(json.dumps(manifest))
+    tokenizer = run_files.TokenizerSettings.of_vocabulary(vocabulary.read(str(data / "spm.model")), True, SEQ)
+    run_files.write_manifest(str(data), dataclasses.replace(manifest, tokenizer=tokenizer))
     model_dir = str(tmp_path / "model")
     overrides = [o for o in TINY_OVERRIDES if "num_steps" not in o] + ["train.num_steps=2"]
     pretrain_main(["--data", str(data / "train-*"), "--model_dir", model_dir, "--strategy", "cpu"]

@@ -287,8 +287,7 @@ def test_evaluation_metrics_come_from_the_rows_in_example_order():
 def test_a_milestone_checkpoint_initialises_fine_tuning_with_its_own_weights(tiny_data, tmp_path):
     """RUN/milestones/ckpt-N (train.milestone_every) belongs to RUN: fine-tuning takes that
     checkpoint's discriminator, not the run's latest."""
-    from trainers.export import load_pretrainer
-    from trainers.finetune import load_discriminator, pretrained_run
+    from trainers.model_loading import load_discriminator, load_pretrainer, pretrained_run
     from trainers.pretrain import main as pretrain_main
     run = tmp_path / "run"
     overrides = [o for o in TINY_OVERRIDES if "num_steps" not in o] + ["train.num_steps=4", "train.milestone_every=2"]

@@ -5,7 +5,9 @@ import pytest
 import tensorflow as tf
 
 from tests.trainers.conftest import SEQ, write_data
-from trainers.input_data import load_manifest, make_dataset
+from core import run_files
+from core.run_files import find_manifest
+from trainers.input_data import make_dataset
 
 
 @pytest.fixture(scope="module")
@@ -71,8 +73,8 @@ def test_workers_read_disjoint_files(data_dir):
 
 def test_manifest_errors_are_clear(tmp_path, data_dir):
     with pytest.raises(FileNotFoundError, match="no files match"):
-        load_manifest(str(tmp_path / "none-*"))
+        find_manifest(str(tmp_path / "none-*"))
     (tmp_path / "train-0.tfrecord").write_bytes(b"")
-    with pytest.raises(FileNotFoundError, match="manifest.json not found"):
-        load_manifest(str(tmp_path / "train-*"))
-    assert load_manifest(os.path.join(data_dir, "train-*"))["vocab_size"] == 64
+    with pytest.raises(run_files.RunFilesError, match="manifest.json not found"):
+        find_manifest(str(tmp_path / "train-*"))
+    assert find_manifest(os.path.join(data_dir, "train-*")).vocab_size == 64

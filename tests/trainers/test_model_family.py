@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from core.run_files import find_manifest
 from tests.trainers.conftest import SEQ, TINY_OVERRIDES, VOCAB, write_data
 from tests.trainers.test_loop import make_trainer
 from tests.trainers.test_run_options import model_tensors, scalars
-from trainers.export import export, load_pretrainer
-from trainers.input_data import load_manifest
+from trainers.export import export
+from trainers.model_loading import load_pretrainer
 from trainers.pretrain import main as pretrain_main
 from trainers.pretrain import word_continuation
 
@@ -35,17 +36,15 @@ def two_segment_data(tmp_path_factory):
     """The trainer tests' data with two segments in 9 of 10 examples, and a vocabulary in
     which every fourth word piece continues a word ("##w3", "##w7", ...)."""
     directory = str(tmp_path_factory.mktemp("two_segments"))
-    write_data(directory, two_segments=True)
-    vocab = VOCAB[:5] + [f"##{t}" if i % 4 == 3 else t for i, t in enumerate(VOCAB[5:])]
-    with open(os.path.join(directory, "vocab.txt"), "w") as f:
-        f.write("\n".join(vocab) + "\n")
+    write_data(directory, two_segments=True,
+               vocab=VOCAB[:5] + [f"##{t}" if i % 4 == 3 else t for i, t in enumerate(VOCAB[5:])])
     return directory
 
 
 def family_trainer(data_dir, model_dir, overrides):
     trainer = make_trainer(data_dir, model_dir, overrides)
     if trainer.task.config.model.masking != "token":
-        trainer.model.set_word_continuation(word_continuation(load_manifest(os.path.join(data_dir, "train-*"))))
+        trainer.model.set_word_continuation(word_continuation(find_manifest(os.path.join(data_dir, "train-*"))))
     return trainer
 
 

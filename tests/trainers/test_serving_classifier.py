@@ -9,11 +9,13 @@ import pytest
 import tensorflow as tf
 
 from configs import get_config, with_vocab_size
+from core import run_files
 from models.finetuning_model import FinetuningModel
 from pipelines.tokenization import Tokenizer
 from tests.trainers.conftest import TINY_OVERRIDES, write_data
-from trainers import finetune, run_directory
-from trainers.export import ExportError, export, load_finetuned, main, text_encoder, version_dir
+from trainers import finetune
+from trainers.export import ExportError, export, main, text_encoder, version_dir
+from trainers.model_loading import load_finetuned
 from trainers.pretrain import write_run_files
 from trainers.serving.classifier import TextClassifier
 from trainers.text_features import encode_texts
@@ -37,10 +39,10 @@ def run(tmp_path_factory):
     vocabulary of a tiny pre-training run: the export does not depend on the weights' origin),
     exported as version 1."""
     base = tmp_path_factory.mktemp("classifier")
-    manifest = write_data(str(base / "data"), num_examples=8)
+    write_data(str(base / "data"), num_examples=8)
     pretrained = str(base / "pretrained")
     write_run_files(pretrained, with_vocab_size(get_config("tiny", TINY_OVERRIDES), 64),
-                    {**manifest, "directory": str(base / "data")})
+                    run_files.read_manifest(str(base / "data")))
     rng = np.random.default_rng(0)
     rows = [(" ".join(f"w{(s + j) % 59}" for j in range(int(rng.integers(2, 20)))),
              "positive" if s < 30 else "negative") for s in rng.integers(0, 59, 24)]
@@ -120,7 +122,7 @@ def test_saved_model_cli_lists_the_signature_with_dtypes_and_shapes(run):
 
 
 def test_pair_regression_signature_gives_the_models_score(run, reference):
-    config = run_directory.read_config(run["model_dir"])
+    config = run_files.read_config(run["model_dir"])
     model = FinetuningModel(config.encoder, "classification", 1)
     texts_b = TEXTS[::-1]
     tokenizer = reference[1]
@@ -135,7 +137,7 @@ def test_pair_regression_signature_gives_the_models_score(run, reference):
 
 
 def test_the_run_records_its_text_columns(run):
-    config = run_directory.read_config(run["model_dir"])
+    config = run_files.read_config(run["model_dir"])
     assert (config.task.text_columns, config.task.label_column, config.task.num_texts) == ("sentence", "label", 1)
 
 
@@ -158,11 +160,11 @@ def test_versions_count_up_and_are_never_overwritten(run, tmp_path):
 
 
 def test_directories_that_cannot_be_exported_are_one_clear_error(run, tmp_path):
-    with pytest.raises(run_directory.RunDirectoryError, match=f"{tmp_path / 'config.json'} not found"):
+    with pytest.raises(run_files.RunFilesError, match=f"{tmp_path / 'config.json'} not found"):
         export(str(tmp_path), str(tmp_path / "serving"))
     (tmp_path / "seed_1").mkdir()
-    with pytest.raises(run_directory.RunDirectoryError, match=f"several seeds .* e.g. {tmp_path / 'seed_1'}"):
+    with pytest.raises(run_files.RunFilesError, match=f"several seeds .* e.g. {tmp_path / 'seed_1'}"):
         export(str(tmp_path), str(tmp_path / "serving"))
-    with pytest.raises(run_directory.RunDirectoryError, match=f"no checkpoint in {run['pretrained']}"):
+    with pytest.raises(run_files.RunFilesError, match=f"no checkpoint in {run['pretrained']}"):
         export(run["pretrained"], str(tmp_path / "serving"))
     assert not os.path.exists(tmp_path / "serving")

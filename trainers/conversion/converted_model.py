@@ -16,7 +16,7 @@ from trainers.conversion.errors import ConversionError
 
 
 @dataclasses.dataclass(frozen=True)
-class TokenizerSettings:
+class ConvertedTokenizer:
     """A WordPiece tokenizer: `vocab` (index = id), BERT's uncased normalisation if `lowercase`
     (lower-case, strip accents), and the longest input in tokens."""
     vocab: tuple[str, ...]
@@ -35,7 +35,7 @@ class TokenizerSettings:
 class ConvertedModel:
     config: PretrainConfig
     model: ElectraPretrainer
-    tokenizer: TokenizerSettings
+    tokenizer: ConvertedTokenizer
     notes: list[str] = dataclasses.field(default_factory=list)  # what the user should know
 
 
@@ -114,7 +114,7 @@ def assign(variable: keras.Variable, value: np.ndarray, where: str, name: str, s
     variable.assign(value.T if transpose else value)
 
 
-def check_vocab_size(tokenizer: TokenizerSettings, vocab_file: str, rows: int, where: str) -> None:
+def check_vocab_size(tokenizer: ConvertedTokenizer, vocab_file: str, rows: int, where: str) -> None:
     """Raises ConversionError unless the vocabulary has one token per word-embedding row."""
     if len(tokenizer.vocab) != rows:
         raise ConversionError(f"{vocab_file} has {len(tokenizer.vocab)} tokens, but {where} has {rows} rows")

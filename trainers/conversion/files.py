@@ -3,17 +3,19 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from core.vocabulary import parse_vocab
-from trainers import json_files
+from core import run_files
+from core.vocabulary import parse_vocab, vocab_text
 from trainers.conversion.errors import ConversionError
 
 
 def read_json(path: str, required: bool = False) -> dict:
     """The JSON object in `path`; {} for a missing file unless `required`."""
-    return json_files.read_json(path, ConversionError, "" if required else None)
+    if not required and not tf.io.gfile.exists(path):
+        return {}
+    return run_files.read_json(path, error=ConversionError)
 
 
-write_json = json_files.write_json
+write_json = run_files.write_json
 
 
 def read_vocab(path: str) -> tuple[str, ...]:
@@ -29,4 +31,4 @@ def read_vocab(path: str) -> tuple[str, ...]:
 
 def write_vocab(path: str, tokens) -> None:
     with tf.io.gfile.GFile(path, "w") as f:
-        f.write("\n".join(tokens) + "\n")
+        f.write(vocab_text(tokens))

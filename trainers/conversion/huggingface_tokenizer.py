@@ -1,5 +1,5 @@
 """The tokenizer files of a Hugging Face ELECTRA directory (BERT's WordPiece), read into and
-written from TokenizerSettings.
+written from ConvertedTokenizer.
 
 Read: the vocabulary from vocab.txt, else from tokenizer.json's WordPiece model (what
 transformers 5 saves); settings from tokenizer_config.json (do_lower_case, default True as
@@ -15,7 +15,7 @@ import os
 
 import tensorflow as tf
 
-from trainers.conversion.converted_model import TokenizerSettings
+from trainers.conversion.converted_model import ConvertedTokenizer
 from trainers.conversion.files import read_json, read_vocab, write_json, write_vocab
 from trainers.conversion.errors import ConversionError
 
@@ -70,7 +70,7 @@ def has_files(directory: str) -> bool:
 
 
 def read(directory: str, vocab: str | None, lowercase: bool | None,
-         max_positions: int) -> tuple[TokenizerSettings, str]:
+         max_positions: int) -> tuple[ConvertedTokenizer, str]:
     """(settings, the file the vocabulary came from) of the tokenizer in `directory`; `vocab` and
     `lowercase` (the user's flags) win over the files."""
     config_path, fast_path = os.path.join(directory, CONFIG), os.path.join(directory, FAST)
@@ -90,10 +90,10 @@ def read(directory: str, vocab: str | None, lowercase: bool | None,
         raise ConversionError(f"{directory}: no {VOCAB} or {FAST}; give the vocabulary with --vocab")
     length = config.get("model_max_length")
     length = length if isinstance(length, int) and 0 < length <= max_positions else max_positions
-    return TokenizerSettings(tokens, bool(lowercase), length), source
+    return ConvertedTokenizer(tokens, bool(lowercase), length), source
 
 
-def write(directory: str, tokenizer: TokenizerSettings) -> None:
+def write(directory: str, tokenizer: ConvertedTokenizer) -> None:
     """Writes vocab.txt, tokenizer_config.json and special_tokens_map.json into `directory`."""
     write_vocab(os.path.join(directory, VOCAB), tokenizer.vocab)
     write_json(os.path.join(directory, CONFIG), {

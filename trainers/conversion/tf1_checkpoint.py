@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from configs import EncoderConfig
-from trainers.conversion.converted_model import (ConvertedModel, GeneratorSizes, TokenizerSettings, assign,
+from trainers.conversion.converted_model import (ConvertedModel, GeneratorSizes, ConvertedTokenizer, assign,
                                                  build_pretrainer, check_vocab_size, imported_config,
                                                  size_name)
 from trainers.conversion.files import read_json, read_vocab, write_json, write_vocab
@@ -97,7 +97,7 @@ def read(path: str, vocab: str | None = None, lowercase: bool | None = None, num
         notes.append("the checkpoint has no generator: continuing pre-training starts a new one "
                      "(random weights) sharing the imported embeddings")
     vocab_file = vocab or os.path.join(os.path.dirname(prefix), VOCAB)
-    tokenizer = TokenizerSettings(read_vocab(vocab_file),
+    tokenizer = ConvertedTokenizer(read_vocab(vocab_file),
                                   hparams.get("do_lower_case", True) if lowercase is None else lowercase,
                                   int(hparams.get("max_seq_length", encoder.max_position_embeddings)))
     check_vocab_size(tokenizer, vocab_file, vocab_size, f"{prefix}: {WORD_EMBEDDINGS}")

@@ -19,16 +19,15 @@ fine-tuning evaluates with:
 """
 from __future__ import annotations
 
-import json
 import os
 
 import tensorflow as tf
 
 from configs import FinetuneConfig, TaskConfig
+from core import run_files
 from models.finetuning_model import FinetuningModel
 from pipelines.tokenization import Tokenizer
-from trainers import run_directory
-from trainers.checkpointing import restore_weights
+from trainers.model_loading import load_finetuned
 from trainers.tasks.squad_graph import SquadFeaturizer, answer_texts, merge_windows, window_candidates
 
 
@@ -52,20 +51,16 @@ class SquadServer(tf.Module):
     def from_run(cls, run_dir: str) -> "SquadServer":
         """The server of a SQuAD fine-tuning run directory: its latest checkpoint, tokenizer and
         (2.0) the no-answer threshold its dev evaluation chose (0 if it has none)."""
-        config = run_directory.read_config(run_dir)
+        config = run_files.read_config(run_dir)
         if not isinstance(config, FinetuneConfig) or not config.task.is_squad:
-            raise run_directory.RunDirectoryError(f"{run_dir} is not a SQuAD fine-tuning run")
-        data = run_directory.read_data(run_dir)
-        tokenizer = Tokenizer(os.path.join(run_dir, data["tokenizer"]["file"]), data["lowercase"])
-        model = FinetuningModel(config.encoder, "span", beam_size=config.task.n_best_size)
-        zeros = tf.zeros([1, config.task.max_seq_length], tf.int32)
-        model({"input_ids": zeros, "input_mask": zeros, "segment_ids": zeros}, training=False)
-        restore_weights(model, run_directory.require_checkpoint(run_dir))
+            raise run_files.RunFilesError(f"{run_dir} is not a SQuAD fine-tuning run")
+        settings = run_files.read_tokenizer(run_dir)
+        tokenizer = Tokenizer(os.path.join(run_dir, settings.file), settings.lowercase)
+        model = load_finetuned(run_dir, beam_size=config.task.n_best_size)
+        results = os.path.join(run_dir, run_files.EVAL_RESULTS)
         threshold = 0.0
-        results = os.path.join(run_dir, "eval_results.json")
         if tf.io.gfile.exists(results):
-            with tf.io.gfile.GFile(results) as f:
-                threshold = json.load(f).get("dev", {}).get("best_f1_thresh", 0.0)
+            threshold = run_files.read_json(results).get("dev", {}).get("best_f1_thresh", 0.0)
         return cls(model, tokenizer, config.task, threshold)
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="question"),

@@ -71,7 +71,7 @@ class ClassificationData:
     def num_train_examples(self) -> int:
         return len(self.splits["train"])
 
-    def check_tokenizer(self, tokenizer_data: dict) -> None:
+    def check_tokenizer(self, tokenizer) -> None:
         """Every tokenizer serves classification and regression."""
 
     @property

@@ -16,8 +16,9 @@ import os
 import numpy as np
 
 from configs import FinetuneConfig, TaskConfig
+from core import run_files
+from core.run_files import TokenizerSettings
 from pipelines.tokenization import Tokenizer
-from trainers import run_directory
 from trainers.tasks.labelled_texts import DataFileError
 from trainers.tasks.squad import SquadTask
 from trainers.tasks.squad_graph import MODEL_INPUTS, SquadFeaturizer
@@ -75,14 +76,12 @@ class SquadData:
     def num_train_examples(self) -> int:
         return len(self.splits["train"])
 
-    def check_tokenizer(self, tokenizer_data: dict) -> None:
-        """SQuAD needs [CLS], [SEP] and [PAD] and a WordPiece or SentencePiece tokenizer."""
-        kind = (tokenizer_data.get("tokenizer") or {}).get("type", "wordpiece")
-        missing = [k for k in ("cls", "sep", "pad") if k not in tokenizer_data.get("special_token_ids", {})]
-        if kind not in ("wordpiece", "sentencepiece") or missing:
-            raise DataFileError(f"the run's tokenizer ({kind}; special tokens {tokenizer_data.get('special_token_ids')})"
-                                f" cannot serve SQuAD: it needs a WordPiece or SentencePiece vocabulary with [CLS], "
-                                f"[SEP] and [PAD]")
+    def check_tokenizer(self, tokenizer: TokenizerSettings) -> None:
+        """SQuAD needs [CLS], [SEP] and [PAD]."""
+        missing = [k for k in ("cls", "sep", "pad") if k not in tokenizer.special_token_ids]
+        if missing:
+            raise DataFileError(f"the run's tokenizer ({tokenizer.kind}; special tokens "
+                                f"{tokenizer.special_token_ids}) cannot serve SQuAD: it needs [CLS], [SEP] and [PAD]")
 
     def features(self, make_tokenizer, max_seq_length: int) -> dict:
         """{split: {"question", "context": (N,) str, "answer_start", "answer_end": (N,) int32}}: what
@@ -127,8 +126,8 @@ class SquadData:
         split = read_squad(path, self.version_2, training=False)
         logger.info(split.report())
         # A fresh tokenizer: TensorFlow's seeding (in the Trainer) drops SentencePiece's resource.
-        data = run_directory.read_data(output_dir)
-        tokenizer = Tokenizer(os.path.join(output_dir, data["tokenizer"]["file"]), data["lowercase"])
+        settings = run_files.read_tokenizer(output_dir)
+        tokenizer = Tokenizer(os.path.join(output_dir, settings.file), settings.lowercase)
         windows, _ = cut_windows(SquadFeaturizer.from_tokenizer(tokenizer, task.config.task), questions(split),
                                  EVAL_FEATURES)
         windows["window"] = np.arange(len(windows["example"]), dtype=np.int32)
