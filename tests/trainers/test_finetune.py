@@ -11,6 +11,7 @@ from scipy import stats
 from sklearn import metrics as skm
 
 from configs import EncoderConfig, finetune_config, resolve_steps
+from core import run_files
 from models.finetuning_model import FinetuningModel
 from pipelines.tokenization import Tokenizer
 from tests.trainers.conftest import TINY_OVERRIDES, VOCAB, write_word_task
@@ -148,6 +149,14 @@ def test_finetuning_learns_a_separable_task_and_reports_seeds(pretrained_run, tm
     assert len(accuracy["runs"]) == 2 and accuracy["median"] == pytest.approx(np.median(accuracy["runs"]))
     assert accuracy["best"] == max(accuracy["runs"]) and min(accuracy["runs"]) > 0.85
     assert json.loads((model_dir / "seed_12345" / "labels.json").read_text()) == ["high", "low"]
+    # The run's files, read back through core/run_files.py, agree with each other and the pre-trained run.
+    run = str(model_dir / "seed_12345")
+    config, tokenizer = run_files.read_config(run), run_files.read_tokenizer(run)
+    assert tokenizer.max_seq_length == config.task.max_seq_length == 16
+    assert (config.task.text_columns, config.task.label_column) == ("text", "label")
+    assert tokenizer.vocab_size == config.encoder.vocab_size == len(run_files.read_vocabulary(run, tokenizer).pieces)
+    assert tokenizer.vocab_fingerprint == run_files.read_tokenizer(pretrained_run).vocab_fingerprint
+    assert len(run_files.read_labels(run)) == 2
     predictions = (model_dir / "seed_12346" / "predictions" / "dev.predictions.tsv").read_text().splitlines()
     assert predictions[0] == "id\tprediction\tp_high\tp_low" and len(predictions) == 41
 
