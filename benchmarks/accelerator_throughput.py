@@ -1,6 +1,6 @@
 """Training throughput of the RTD step under Keras 3's JAX backend (GPU/TPU, or CPU); prints JSON.
 
-    python benchmarks/accelerator_throughput.py [--config=small|base|tiny] [--precision=bf16|fp32]
+    python -m benchmarks.accelerator_throughput [--config=small|base|tiny] [--precision=bf16|fp32]
         [--batch_size=N] [--steps=20] [--repeats=3] [--peak_tflops=X] [--override=KEY=VALUE ...]
 
 The model math is the package's own: `models.pretrainer.ElectraPretrainer`
@@ -29,8 +29,6 @@ os.environ["KERAS_BACKEND"] = "jax"
 import jax  # noqa: E402
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from benchmarks.model_flops import FLOP_FORMULA, train_flops_per_sequence  # noqa: E402
 from configs import get_config  # noqa: E402

@@ -1,7 +1,7 @@
 """The ELECTRA paper's Table 5 at small scale: pre-training objectives at equal compute, each
 fine-tuned on the same downstream task; prints the table as JSON and as text.
 
-    python benchmarks/objective_comparison.py --data='runs/demo/tfrecords/train-*' \
+    python -m benchmarks.objective_comparison --data='runs/demo/tfrecords/train-*' \
         --eval_data='runs/demo/tfrecords/heldout-*' --train_file=data/sentiment/train.tsv \
         --eval_file=data/sentiment/dev.tsv --output_dir=runs/objectives \
         [--config=tiny] [--budgets=800] [--seeds=3] [--objectives=electra,mlm,...]
@@ -35,12 +35,10 @@ import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-
-from benchmarks.model_flops import FLOP_FORMULA, train_flops_per_sequence  # noqa: E402
-from configs import get_config  # noqa: E402
-from configs.presets import with_vocab_size  # noqa: E402
-from trainers.input_data import load_manifest  # noqa: E402
+from benchmarks.model_flops import FLOP_FORMULA, train_flops_per_sequence
+from configs import get_config
+from configs.presets import with_vocab_size
+from trainers.input_data import load_manifest
 
 OBJECTIVES = ("electra", "all_tokens_mlm", "replace_mlm", "electra_15", "mlm")
 # The paper's Table 5 (GLUE score, Base size) for the order these rows are printed in.

@@ -1,6 +1,6 @@
 """Throughput and memory of `pipelines.build_pretraining_data`; prints JSON.
 
-    python benchmarks/pipeline_throughput.py [--cache_dir=data] [--copies=4]
+    python -m benchmarks.pipeline_throughput [--cache_dir=data] [--copies=4]
         [--rss_mb=64,256] [--read_rss_mb=1024]
 
 1. `sample_whole_commands`: the Wikipedia sample (206 pages) with BERT's
@@ -45,12 +45,13 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-
 # Only what the pure path needs at import time (no Beam); the job's modules
 # are imported where used.
-from pipelines import default_corpus, documents, formats, packing, sentences, tf_records  # noqa: E402
+from pipelines import default_corpus, documents, formats, packing, sentences, tf_records
 
+# Sentences per tokenizer call in the in-process job stages: the job's batch
+# (pipelines.pretraining_data tokenizes 4,096 sentences per TF call).
+TOKENIZE_BATCH = 4096
 _SPLIT_MB = 0.25  # work units of the multistream sample for the job (about 7 per copy)
 # Stages the job runs with the very code of the pure path (all but tokenization
 # and the dedup pass): however fast the rest, the job's stage time is at least
@@ -189,7 +190,7 @@ def _job_stages(path: str, vocab: str) -> dict:
                                               for d in _articles(path)])
     doc_ids, lines = _cleaned(stages, path)
     flat = [s for doc in lines for s in doc]
-    batch = pretraining_data._BATCH_LINES
+    batch = TOKENIZE_BATCH
     flat_ids = stages("tokenize", lambda: [
         ids for i in range(0, len(flat), batch)
         for ids in tokenizer.tokenize_lines(flat[i:i + batch])])
@@ -270,7 +271,7 @@ def _rates(tokens: int, docs: int, seconds: float, cpu: float) -> dict:
 
 def _pure_command(dump: str, vocab: str) -> tuple[dict, float, float]:
     """The pure path on a dump, as a whole command: (its stage JSON, wall s, CPU s)."""
-    seconds, cpu, _, out = _timed([sys.executable, os.path.abspath(__file__),
+    seconds, cpu, _, out = _timed([sys.executable, "-m", "benchmarks.pipeline_throughput",
                                    "--pure_path", dump, vocab])
     return json.loads(out), seconds, cpu
 

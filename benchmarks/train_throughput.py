@@ -1,12 +1,12 @@
 """Training throughput of our RTD train step against tf-models-official's ELECTRA; prints JSON.
 
-    python benchmarks/train_throughput.py [--config=small] [--batch_size=32] [--steps=4]
+    python -m benchmarks.train_throughput [--config=small] [--batch_size=32] [--steps=4]
         [--repeats=3] [--jit=both|on|off] [--precision=both|float32|mixed_bfloat16]
 
 Ours: `trainers.loop.Trainer` with the pre-training task under OneDeviceStrategy, its real
-`_train_steps` loop (tf.data over synthetic full-length TFRecords, in-model
-dynamic masking and Gumbel sampling, AdamW with clipping; XLA via
-train.jit_compile). Model Garden: `official.nlp.modeling.models.ElectraPretrainer`
+multi-step loop `Trainer.run_steps` (what `train` runs between checkpoints: tf.data over
+synthetic full-length TFRecords, in-model dynamic masking and Gumbel sampling, AdamW with
+clipping; XLA via train.jit_compile). Model Garden: `official.nlp.modeling.models.ElectraPretrainer`
 over two `networks.BertEncoder`s of the same sizes (generator hidden, heads and
 FFN scaled by generator_size, word embeddings shared as in Model Garden's
 ELECTRA task, exact GELU, dropout 0.1), trained by a GradientTape step with
@@ -15,6 +15,8 @@ over one fixed batch whose masks were drawn beforehand (Model Garden masks in
 the input pipeline), the loop in a tf.function like ours; XLA compiles its
 per-step function like ours. Timings exclude tracing/compiling (one warm-up
 call); the two run alternately, `--repeats` times, and medians are reported.
+`tokens_per_step` counts the input tokens each side's timed steps processed (non-padding,
+128 per row here), and `optimizer_steps` the updates each optimizer made (warm-up included).
 Both run under each `--precision` (Keras 3 and tf_keras mixed-precision
 policies; Model Garden's encoders only, its pretrainer heads cannot run in
 bfloat16). On CPU, XLA-compiling either small train step takes minutes.
@@ -39,14 +41,12 @@ import numpy as np
 import tensorflow as tf
 import tf_keras
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-
-from benchmarks.model_flops import FLOP_FORMULA, train_flops_per_sequence  # noqa: E402
-from configs import get_config  # noqa: E402
-from models.rtd_loss import discriminator_statistics, masked_lm_statistics  # noqa: E402
-from trainers.distribution import make_strategy  # noqa: E402
-from trainers.loop import Trainer  # noqa: E402
-from trainers.tasks.pretraining import PretrainingTask  # noqa: E402
+from benchmarks.model_flops import FLOP_FORMULA, train_flops_per_sequence
+from configs import get_config
+from models.rtd_loss import discriminator_statistics, masked_lm_statistics
+from trainers.distribution import make_strategy
+from trainers.loop import Trainer
+from trainers.tasks.pretraining import PretrainingTask
 
 SEQ = 128
 PARTS = ("masking", "generator_forward_backward", "sampling", "discriminator_forward_backward",
@@ -135,10 +135,10 @@ def part_functions(trainer) -> dict:
 
 
 def timed(run) -> tuple:
-    """(wall-clock seconds, this process's CPU seconds) of run()."""
+    """((wall-clock seconds, this process's CPU seconds), result) of run()."""
     wall, cpu = time.perf_counter(), time.process_time()
-    run()
-    return time.perf_counter() - wall, time.process_time() - cpu
+    result = run()
+    return (time.perf_counter() - wall, time.process_time() - cpu), result
 
 
 def step_parts(trainer, repeats: int, step: dict) -> dict:
@@ -148,7 +148,7 @@ def step_parts(trainer, repeats: int, step: dict) -> dict:
     times = {name: [] for name in functions}
     for _ in range(repeats + 1):  # the first round traces
         for name, f in functions.items():
-            times[name].append(timed(lambda: tf.nest.map_structure(lambda t: t.numpy(), f())))
+            times[name].append(timed(lambda: tf.nest.map_structure(lambda t: t.numpy(), f()))[0])
     result = {}
     for i, clock in enumerate(("seconds", "cpu_seconds")):
         parts = {name: statistics.median(t[i] for t in ts[1:]) for name, ts in times.items()}
@@ -159,19 +159,25 @@ def step_parts(trainer, repeats: int, step: dict) -> dict:
 
 
 class Ours:
-    """RtdTrainer's own multi-step loop; run(n) runs n steps."""
+    """The Trainer's own multi-step loop; run(n) runs n steps and returns the input tokens they
+    processed (the loop's count of non-padding tokens)."""
 
     def __init__(self, config, pattern):
         task = PretrainingTask(config, SPECIAL, pattern, SEQ)
         self.trainer = Trainer(task, make_strategy("one_device"), tempfile.mkdtemp())
 
-    def run(self, steps: int) -> None:
-        _, norm = self.trainer._train_steps(self.trainer.train_iterator, tf.constant(steps), "joint")
-        float(norm)
+    def run(self, steps: int) -> float:
+        totals, _ = self.trainer.run_steps(steps)
+        return float(totals["tokens"])
+
+    @property
+    def optimizer_steps(self) -> int:
+        return self.trainer.step
 
 
 class ModelGarden:
-    """tf-models-official ElectraPretrainer with a comparable custom train step; run(n) runs n steps."""
+    """tf-models-official ElectraPretrainer with a comparable custom train step; run(n) runs n steps
+    and returns the input tokens they processed (non-padding tokens of their batches)."""
 
     def __init__(self, config, batch_size: int, jit: bool):
         from official.modeling.optimization.legacy_adamw import AdamWeightDecay
@@ -242,21 +248,29 @@ class ModelGarden:
 
     @tf.function
     def _steps(self, steps):
-        norm = tf.constant(0.0)
+        norm, tokens = tf.constant(0.0), tf.constant(0.0)
         for _ in tf.range(steps):
             norm += self.step(self.batch)
-        return norm
+            tokens += tf.reduce_sum(tf.cast(self.batch["input_mask"], tf.float32))
+        return norm, tokens
 
-    def run(self, steps: int) -> None:
-        float(self._steps(tf.constant(steps)))
+    def run(self, steps: int) -> float:
+        _, tokens = self._steps(tf.constant(steps))
+        return float(tokens)
+
+    @property
+    def optimizer_steps(self) -> int:
+        return int(self.optimizer.iterations.numpy())
 
 
-def rates(times: list, steps: int, batch_size: int, flops_per_sequence: float) -> dict:
-    """Median-based rates from per-repeat (wall, CPU) seconds of `steps` steps. The CPU
-    seconds (all threads) tell how much work a step is when other processes share the cores."""
+def rates(times: list, tokens: float, steps: int, batch_size: int, flops_per_sequence: float) -> dict:
+    """Median-based rates from per-repeat (wall, CPU) seconds of `steps` steps each, and the
+    input tokens the repeats processed. The CPU seconds (all threads) tell how much work a
+    step is when other processes share the cores."""
     step_s = statistics.median(wall for wall, _ in times) / steps
+    tokens_per_step = tokens / (steps * len(times))
     return {"steps_per_sec": 1 / step_s, "sequences_per_sec": batch_size / step_s,
-            "tokens_per_sec": batch_size * SEQ / step_s,
+            "tokens_per_step": tokens_per_step, "tokens_per_sec": tokens_per_step / step_s,
             "gflops_per_sec": batch_size * flops_per_sequence / step_s / 1e9,
             "cpu_seconds_per_step": statistics.median(cpu for _, cpu in times) / steps,
             "seconds_per_repeat": [round(wall, 3) for wall, _ in times]}
@@ -285,13 +299,16 @@ def main(argv=None):
             flops = train_flops_per_sequence(config.model, SEQ)
             result["train_gflops_per_sequence"] = flops / 1e9
             runners = {"ours": Ours(config, pattern), "model_garden": ModelGarden(config, args.batch_size, jit)}
-            seconds = {name: [] for name in runners}
+            seconds, tokens = {name: [] for name in runners}, {name: 0.0 for name in runners}
             for name, runner in runners.items():  # warm-up: tracing and compiling
                 runner.run(1)
             for _ in range(args.repeats):
                 for name, runner in runners.items():
-                    seconds[name].append(timed(lambda: runner.run(args.steps)))
-            entry = {name: rates(s, args.steps, args.batch_size, flops) for name, s in seconds.items()}
+                    clock, processed = timed(lambda: runner.run(args.steps))
+                    seconds[name].append(clock)
+                    tokens[name] += processed
+            entry = {name: {**rates(s, tokens[name], args.steps, args.batch_size, flops),
+                            "optimizer_steps": runners[name].optimizer_steps} for name, s in seconds.items()}
             entry["ours_over_model_garden"] = (entry["ours"]["steps_per_sec"]
                                                / entry["model_garden"]["steps_per_sec"])
             entry["ours_over_model_garden_cpu"] = (entry["model_garden"]["cpu_seconds_per_step"]

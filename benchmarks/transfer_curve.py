@@ -1,7 +1,7 @@
 """Fine-tuning accuracy against pre-training steps: the budget at which pre-training starts to
 help a downstream task. Prints the curve as JSON and as text.
 
-    python benchmarks/transfer_curve.py --data='runs/demo/tfrecords/train-*' \
+    python -m benchmarks.transfer_curve --data='runs/demo/tfrecords/train-*' \
         --eval_data='runs/demo/tfrecords/heldout-*' --train_file=data/sentiment/train.tsv \
         --eval_file=data/sentiment/dev.tsv --output_dir=runs/curve \
         [--config=tiny] [--steps=12000] [--every=1500] [--seeds=3] [--override=KEY=VALUE ...]
@@ -29,14 +29,12 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+import tensorflow as tf
 
-import tensorflow as tf  # noqa: E402
-
-from benchmarks.model_flops import FLOP_FORMULA, train_flops_per_sequence  # noqa: E402
-from benchmarks.objective_comparison import add_downstream_arguments, config_for, finetune, run  # noqa: E402
-from trainers.input_data import load_manifest  # noqa: E402
-from trainers.loop import MILESTONES  # noqa: E402
+from benchmarks.model_flops import FLOP_FORMULA, train_flops_per_sequence
+from benchmarks.objective_comparison import add_downstream_arguments, config_for, finetune, run
+from trainers.input_data import load_manifest
+from trainers.loop import MILESTONES
 
 HELDOUT = ("disc_auc", "disc_loss", "mlm_accuracy")
 

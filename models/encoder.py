@@ -86,26 +86,34 @@ class TransformerLayer(keras.layers.Layer):
             if not layer.built:
                 layer.build(shapes.get(layer, input_shape))
 
-    def attend(self, x, attention_bias, training=None):
-        """Multi-head scaled dot-product attention (the Transformer paper, 2017): (B, T, H) -> (B, T, H)."""
+    def attend(self, x, attention_bias, training=None, return_probabilities=False):
+        """Multi-head scaled dot-product attention (the Transformer paper, 2017): (B, T, H) -> (B, T, H);
+        with `return_probabilities`, also the attention probabilities over the keys (B, N, T, T)
+        float32 (before attention dropout)."""
         batch, length = ops.shape(x)[0], ops.shape(x)[1]
         heads = (batch, length, self.num_heads, self.head_size)
         q, k, v = (ops.reshape(f(x), heads) for f in (self.query, self.key, self.value))
         scale = self.head_size**-0.5
-        if training and self.attention_probs_dropout.threshold:
+        if return_probabilities or (training and self.attention_probs_dropout.threshold):
             scores = ops.einsum("btnd,bsnd->bnts", q * ops.cast(scale, q.dtype), k)
             probs = ops.softmax(ops.cast(scores, "float32") + ops.cast(attention_bias, "float32"), axis=-1)
-            probs = self.attention_probs_dropout(ops.cast(probs, v.dtype), training=training)
-            context = ops.einsum("bnts,bsnd->btnd", probs, v)
+            dropped = self.attention_probs_dropout(ops.cast(probs, v.dtype), training=training)
+            context = ops.einsum("bnts,bsnd->btnd", dropped, v)
         else:
             context = ops.dot_product_attention(q, k, v, bias=attention_bias, scale=scale)
-        return self.attention_output(ops.reshape(context, ops.shape(x)))
+        output = self.attention_output(ops.reshape(context, ops.shape(x)))
+        return (output, probs) if return_probabilities else output
 
-    def call(self, x, attention_bias, training=None):
-        attended = self.attend(x, attention_bias, training=training)
+    def call(self, x, attention_bias, training=None, return_attention=False):
+        """x (B, T, H) -> (B, T, H); with `return_attention`, (it, attention probabilities
+        (B, N, T, T) float32)."""
+        attended = self.attend(x, attention_bias, training=training, return_probabilities=return_attention)
+        if return_attention:
+            attended, probabilities = attended
         x = self.attention_norm(x + self.attention_dropout(attended, training=training))
         hidden = self.output_dense(gelu(self.intermediate(x)))
-        return self.output_norm(x + self.output_dropout(hidden, training=training))
+        x = self.output_norm(x + self.output_dropout(hidden, training=training))
+        return (x, probabilities) if return_attention else x
 
 
 def attention_bias(input_mask):
@@ -121,7 +129,12 @@ def layer_groups(num_layers: int, num_groups: int) -> list[int]:
 class Encoder(keras.layers.Layer):
     """Embeddings (possibly shared), projection to hidden width, Transformer stack.
 
-    Call: input_ids, input_mask, segment_ids, each (B, T) int -> (B, T, H).
+    Call: input_ids, input_mask, segment_ids, each (B, T) int -> (B, T, H). With
+    `return_layers` it returns {"hidden_states": L + 1 tensors (B, T, H), the
+    (projected) embeddings then each layer's output, the last being the plain
+    call's result; "attention_probabilities": L tensors (B, N, T, T) float32,
+    each layer's softmax over the keys}; only a call that asks for them computes
+    the probabilities explicitly instead of the fused attention.
     The embedding block is passed in so that two encoders can share it. With
     `num_hidden_groups` G < L, `layers` holds G distinct layers and layer i
     of the stack runs `layers[layer_groups(L, G)[i]]` (cross-layer sharing);
@@ -144,11 +157,17 @@ class Encoder(keras.layers.Layer):
             groups = layer_groups(config.num_layers, config.num_groups)
             tie_sublayers(self.layers, groups, config.layer_sharing)
 
-    def call(self, input_ids, input_mask, segment_ids, training=None):
+    def call(self, input_ids, input_mask, segment_ids, training=None, return_layers=False):
         x = self.embeddings(input_ids, segment_ids, training=training)
         if self.projection is not None:
             x = self.projection(x)
         bias = attention_bias(input_mask)
+        layers = {"hidden_states": [x], "attention_probabilities": []} if return_layers else None
         for group in self.schedule:
-            x = self.layers[group](x, bias, training=training)
-        return x
+            if return_layers:
+                x, probabilities = self.layers[group](x, bias, training=training, return_attention=True)
+                layers["hidden_states"].append(x)
+                layers["attention_probabilities"].append(probabilities)
+            else:
+                x = self.layers[group](x, bias, training=training)
+        return layers if return_layers else x

@@ -2,12 +2,13 @@
 representation statistics of the pre-trained discriminator beside a random initialisation
 of the same architecture; prints JSON.
 
-    python benchmarks/representation_diagnostics.py --model_dir=runs/demo/model \
+    python -m benchmarks.studies.representation_diagnostics --model_dir=runs/demo/model \
         --eval_data='runs/demo/tfrecords/heldout-*' --train_data='runs/demo/tfrecords/train-*' \
         [--text_train=data/sentiment/train.tsv --text_eval=data/sentiment/dev.tsv] [--batches=10]
 
 rtd (pre-trained model, held-out data, no dropout):
-  disc_auc / disc_loss / constant_disc_loss: as trainers.pretrain's evaluation;
+  disc_loss / constant_disc_loss: as trainers.pretrain's evaluation (models.rtd_loss,
+    trainers.baselines); disc_auc: exact ROC AUC over the tokens (the evaluation's is bucketed);
   token_prior_auc: AUC of a context-free detector that scores each token of the
     corrupted input by P(replaced | token id), counted on --train_data with the same
     model's samples (add-one smoothing). A discriminator near it uses token identity only;
@@ -31,24 +32,24 @@ frozen_features (with --text_train/--text_eval): logistic regression on the froz
 import argparse
 import contextlib
 import json
-import math
 import os
 import sys
 
+import keras
 import numpy as np
 import tensorflow as tf
-from keras import ops
+from scipy.special import expit
+from scipy.stats import entropy
+from sklearn.metrics import roc_auc_score
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-
-from models.encoder import attention_bias  # noqa: E402
-from models.pretrainer import ElectraPretrainer  # noqa: E402
-from pipelines.tokenization import Tokenizer  # noqa: E402
-from trainers import run_directory  # noqa: E402
-from trainers.export import load_pretrainer  # noqa: E402
-from trainers.input_data import make_dataset  # noqa: E402
-from trainers.text_features import encode_texts  # noqa: E402
-from trainers.tasks.labelled_files import read_labelled_texts  # noqa: E402
+from models.pretrainer import ElectraPretrainer
+from models.rtd_loss import rtd_metrics, rtd_statistics
+from pipelines.tokenization import Tokenizer
+from trainers.baselines import constant_disc_loss
+from trainers.input_data import make_dataset
+from trainers.model_loading import load_pretrainer
+from trainers.text_features import encode_texts
+from trainers.tasks.labelled_files import read_labelled_texts
 
 MAX_TOKENS = 2000  # tokens per level for the effective rank and anisotropy
 
@@ -69,114 +70,72 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def auc(scores, labels) -> float:
-    """ROC AUC with ties counted half (Mann-Whitney)."""
-    from scipy.stats import rankdata
-    scores, labels = np.asarray(scores, np.float64), np.asarray(labels, bool)
-    ranks = rankdata(scores)
-    pos, neg = labels.sum(), (~labels).sum()
-    return float((ranks[labels].sum() - pos * (pos + 1) / 2) / max(pos * neg, 1))
-
-
-def binary_entropy(p: float) -> float:
-    return -(p * math.log(p) + (1 - p) * math.log(1 - p)) if 0 < p < 1 else 0.0
+def auc(labels, scores) -> float:
+    """Exact ROC AUC (ties count half); nan unless both labels occur."""
+    return float(roc_auc_score(labels, scores)) if 0 < np.mean(labels) < 1 else float("nan")
 
 
 def rtd_outputs(model, pattern: str, length: int, batches: int):
-    """Per token arrays over `batches` batches: corrupted ids, labels, disc logits, weights;
-    per masked position: generator entropy, targets, sampled ids, argmax, weights."""
-    tokens = {k: [] for k in ("ids", "labels", "logits", "weights", "masked")}
-    masked = {k: [] for k in ("entropy", "targets", "sampled", "predicted", "weights")}
+    """Over `batches` batches of 32: the summed `models.rtd_loss.rtd_statistics`; per token the
+    discriminator weighs, its corrupted id, label (1 = replaced), logit and whether its position
+    was masked; and the generator's targets at the masked positions."""
+    totals, tokens, targets = None, {k: [] for k in ("ids", "labels", "logits", "masked")}, []
     for batch in make_dataset(pattern, 32, length, training=False, seed=0).take(batches):
         out = model(batch, training=False)
-        log_p = tf.nn.log_softmax(out["mlm_logits"], -1)
-        masked["entropy"].append(-tf.reduce_sum(tf.exp(log_p) * log_p, -1).numpy())
-        masked["targets"].append(out["mlm_targets"].numpy())
-        masked["sampled"].append(out["sampled_ids"].numpy())
-        masked["predicted"].append(tf.argmax(log_p, -1).numpy())
-        masked["weights"].append(ops.convert_to_numpy(out["mlm_weights"]))
-        tokens["ids"].append(out["disc_input_ids"].numpy())
-        tokens["labels"].append(out["disc_labels"].numpy())
-        tokens["logits"].append(ops.convert_to_numpy(out["disc_logits"]))
-        tokens["weights"].append(ops.convert_to_numpy(out["disc_weights"]))
-        position_hits = tf.reduce_sum(tf.one_hot(out["mlm_positions"], length) * out["mlm_weights"][..., None], 1)
-        tokens["masked"].append(position_hits.numpy() > 0)
-    flat = lambda d: {k: np.concatenate([x.reshape(-1) for x in v]) for k, v in d.items()}  # noqa: E731
-    return flat(tokens), flat(masked)
+        stats = {k: np.asarray(v) for k, v in rtd_statistics(out).items()}
+        totals = stats if totals is None else {k: totals[k] + v for k, v in stats.items()}
+        keep = np.asarray(out["disc_weights"]) > 0
+        hits = tf.reduce_sum(tf.one_hot(out["mlm_positions"], length) * out["mlm_weights"][..., None], 1)
+        for name, value in (("ids", out["disc_input_ids"]), ("labels", out["disc_labels"]),
+                            ("logits", out["disc_logits"]), ("masked", hits.numpy() > 0)):
+            tokens[name].append(np.asarray(value)[keep])
+        targets.append(np.asarray(out["mlm_targets"])[np.asarray(out["mlm_weights"]) > 0])
+    return totals, {k: np.concatenate(v) for k, v in tokens.items()}, np.concatenate(targets)
 
 
 def rtd_diagnostics(model, eval_pattern: str, train_pattern: str, length: int, batches: int) -> dict:
-    tokens, masked = rtd_outputs(model, eval_pattern, length, batches)
-    keep = tokens["weights"] > 0
-    labels, logits = tokens["labels"][keep], tokens["logits"][keep]
-    p = float(labels.mean())
-    loss = float(np.mean(np.maximum(logits, 0) - logits * labels + np.log1p(np.exp(-np.abs(logits)))))
-    m = masked["weights"] > 0
-    counts = np.bincount(masked["targets"][m], minlength=model.config.encoder.vocab_size).astype(np.float64)
-    unigram = counts[counts > 0] / counts.sum()
+    totals, tokens, targets = rtd_outputs(model, eval_pattern, length, batches)
+    metrics = {k: float(v) for k, v in rtd_metrics(totals).items()}
+    labels, logits, masked = tokens["labels"], tokens["logits"], tokens["masked"]
     result = {
-        "tokens": int(keep.sum()), "replaced_fraction": p,
-        "disc_auc": auc(logits, labels), "disc_loss": loss, "constant_disc_loss": binary_entropy(p),
-        "disc_mean_probability_replaced": float(np.mean(1 / (1 + np.exp(-logits[labels == 1])))),
-        "disc_mean_probability_original": float(np.mean(1 / (1 + np.exp(-logits[labels == 0])))),
-        "masked_auc": auc(tokens["logits"][tokens["masked"]], tokens["labels"][tokens["masked"]]),
+        "tokens": len(labels), "replaced_fraction": metrics["replaced_fraction"],
+        "disc_auc": auc(labels, logits), "disc_loss": metrics["disc_loss"],
+        "constant_disc_loss": constant_disc_loss(metrics["replaced_fraction"]),
+        "disc_mean_probability_replaced": float(np.mean(expit(logits[labels == 1]))),
+        "disc_mean_probability_original": float(np.mean(expit(logits[labels == 0]))),
+        "masked_auc": auc(labels[masked], logits[masked]),
         "generator": {
-            "mlm_accuracy": float(np.mean(masked["predicted"][m] == masked["targets"][m])),
-            "sampled_accuracy": float(np.mean(masked["sampled"][m] == masked["targets"][m])),
-            "mean_entropy": float(np.mean(masked["entropy"][m])),
-            "target_unigram_entropy": float(-np.sum(unigram * np.log(unigram))),
+            "mlm_accuracy": metrics["mlm_accuracy"],
+            "sampled_accuracy": metrics["sampled_accuracy"],
+            "mean_entropy": metrics["generator_entropy"],
+            "target_unigram_entropy": float(entropy(np.bincount(targets))),
         },
     }
     if train_pattern:
-        train, _ = rtd_outputs(model, train_pattern, length, 3 * batches)
-        tw = train["weights"] > 0
+        _, train, _ = rtd_outputs(model, train_pattern, length, 3 * batches)
         v = model.config.encoder.vocab_size
-        replaced = np.bincount(train["ids"][tw], weights=train["labels"][tw], minlength=v)
-        seen = np.bincount(train["ids"][tw], minlength=v)
+        replaced = np.bincount(train["ids"], weights=train["labels"], minlength=v)
+        seen = np.bincount(train["ids"], minlength=v)
         prior = (replaced + 1) / (seen + 2)
-        result["token_prior_auc"] = auc(prior[tokens["ids"][keep]], labels)
+        result["token_prior_auc"] = auc(labels, prior[tokens["ids"]])
     return result
 
 
-def attention_probabilities(layer, x, bias):
-    """(B, heads, T, T): softmax of `layer`'s scaled query-key products over the keys (inference)."""
-    shape = (x.shape[0], x.shape[1], layer.num_heads, layer.head_size)
-    q, k = (ops.reshape(dense(x), shape) for dense in (layer.query, layer.key))
-    return ops.softmax(ops.einsum("btnd,bsnd->bnts", q, k) * layer.head_size ** -0.5 + bias, axis=-1)
-
-
-def level_states(encoder, ids, mask, segments):
-    """Hidden states of every level [(B, T, H)] and attention probabilities per layer
-    [(B, heads, T, T)] of `encoder` (inference mode)."""
-    x = encoder.embeddings(ids, segments, training=False)
-    if encoder.projection is not None:
-        x = encoder.projection(x)
-    bias = attention_bias(mask)
-    states, attentions = [x], []
-    for group in encoder.schedule:
-        layer = encoder.layers[group]
-        attentions.append(attention_probabilities(layer, x, bias))
-        x = layer(x, bias, training=False)
-        states.append(x)
-    return states, attentions
-
-
 def effective_rank(matrix: np.ndarray) -> float:
-    s = np.linalg.svd(matrix - matrix.mean(0), compute_uv=False)
-    q = s / max(s.sum(), 1e-12)
-    q = q[q > 0]
-    return float(np.exp(-np.sum(q * np.log(q))))
+    """exp(entropy of the normalised singular values) of the centred (N, H) matrix: 1 to H."""
+    return float(np.exp(entropy(np.linalg.svd(matrix - matrix.mean(0), compute_uv=False))))
 
 
 def representation_statistics(encoder, features: dict, batches: int, seed: int = 0) -> dict:
     """Statistics per level (module doc) over the first `batches` x 32 sequences of `features`."""
     n = min(len(features["input_ids"]), 32 * batches)
     rng = np.random.default_rng(seed)
-    per_level, entropy = None, []
+    per_level, attention_entropy = None, []
     for start in range(0, n, 32):
         sl = slice(start, min(start + 32, n))
         ids, mask, seg = (tf.constant(features[k][sl]) for k in ("input_ids", "input_mask", "segment_ids"))
-        states, attentions = level_states(encoder, ids, mask, seg)
+        layers = encoder(ids, mask, seg, training=False, return_layers=True)
+        states, attentions = layers["hidden_states"], layers["attention_probabilities"]
         keep = features["input_mask"][sl] > 0
         if per_level is None:
             per_level = [{"tokens": [], "cls": []} for _ in states]
@@ -185,14 +144,13 @@ def representation_statistics(encoder, features: dict, batches: int, seed: int =
             level["tokens"].append(h[keep])
             level["cls"].append(h[:, 0])
         for i, a in enumerate(attentions):
-            a = np.asarray(a)  # (B, heads, T, T); padding keys get ~0
-            ent = -np.sum(a * np.log(np.maximum(a, 1e-12)), -1)  # (B, heads, T)
+            ent = entropy(np.asarray(a), axis=-1)  # (B, heads, T); padding keys have probability ~0
             keys = np.maximum(keep.sum(1), 2)[:, None, None]
             normalised = ent / np.log(keys)
             q = keep[:, None, :]
-            if len(entropy) <= i:
-                entropy.append([])
-            entropy[i].append(np.stack([normalised[:, h][q[:, 0]] for h in range(a.shape[1])]))
+            if len(attention_entropy) <= i:
+                attention_entropy.append([])
+            attention_entropy[i].append(np.stack([normalised[:, h][q[:, 0]] for h in range(a.shape[1])]))
     result = []
     for i, level in enumerate(per_level):
         tokens, cls = np.concatenate(level["tokens"]), np.concatenate(level["cls"])
@@ -208,7 +166,7 @@ def representation_statistics(encoder, features: dict, batches: int, seed: int =
             "cls_effective_rank": effective_rank(cls),
         }
         if i > 0:
-            heads = np.concatenate(entropy[i - 1], axis=1).mean(1)
+            heads = np.concatenate(attention_entropy[i - 1], axis=1).mean(1)
             stats["attention_entropy"] = float(heads.mean())
             stats["attention_entropy_lowest_head"] = float(heads.min())
         result.append(stats)
@@ -260,10 +218,10 @@ def heldout_features(pattern: str, length: int, batches: int) -> dict:
 def main(argv=None):
     args = parse_args(argv)
     with contextlib.redirect_stdout(sys.stderr):  # stdout holds the JSON only
-        pretrained, data = load_pretrainer(args.model_dir, args.checkpoint or None)
-    length = data["max_seq_length"]
-    tf.random.set_seed(args.seed)
-    random = ElectraPretrainer(pretrained.config, data["special_token_ids"], seed=args.seed)
+        pretrained, settings = load_pretrainer(args.model_dir, args.checkpoint or None)
+    length = settings.max_seq_length
+    keras.utils.set_random_seed(args.seed)  # the random initialisation's weights
+    random = ElectraPretrainer(pretrained.config, settings.special_token_ids, seed=args.seed)
     zeros = tf.zeros((1, length), tf.int32)
     random({"input_ids": zeros, "input_mask": zeros, "segment_ids": zeros})
     result = {"model_dir": args.model_dir, "config": pretrained.config.encoder.__dict__ | {
@@ -273,9 +231,7 @@ def main(argv=None):
     inputs = {"heldout": heldout_features(args.eval_data, length, args.batches)}
     train = evaluation = None
     if args.text_train and args.text_eval:
-        tokenizer_data = run_directory.read_data(args.model_dir)
-        tokenizer = Tokenizer(os.path.join(args.model_dir, tokenizer_data["tokenizer"]["file"]),
-                              tokenizer_data["lowercase"])
+        tokenizer = Tokenizer(os.path.join(args.model_dir, settings.file), settings.lowercase)
         labels = sorted(set(read_labelled_texts(args.text_train, [args.text_column], args.label_column).labels))
         train = text_features(args.text_train, args, tokenizer, labels, 4000)
         evaluation = text_features(args.text_eval, args, tokenizer, labels, 100_000)

@@ -21,7 +21,7 @@ def run(*args):
     # XLA's cheapest CPU code generation: compiling the step takes about half as long.
     flags = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
     env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu", "XLA_FLAGS": flags}
-    return subprocess.run([sys.executable, "benchmarks/accelerator_throughput.py", *args], cwd=ROOT, env=env,
+    return subprocess.run([sys.executable, "-m", "benchmarks.accelerator_throughput", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=600)
 
 

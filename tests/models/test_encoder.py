@@ -66,6 +66,29 @@ def test_explicit_attention_equals_the_fused_path():
     np.testing.assert_allclose(np.asarray(layer(x, bias, training=True)), fused, atol=2e-6)
 
 
+def test_return_layers_gives_each_level_and_each_layer_s_attention_probabilities():
+    encoder = small_encoder(num_layers=2, dropout_rate=0.0)
+    f = make_features(batch=2)
+    ids, mask, segments = f["input_ids"], f["input_mask"], f["segment_ids"]
+    out = np.asarray(encoder(ids, mask, segments))
+    layers = encoder(ids, mask, segments, return_layers=True)
+    states, probabilities = layers["hidden_states"], layers["attention_probabilities"]
+    assert len(states) == 3 and len(probabilities) == 2
+    np.testing.assert_allclose(np.asarray(states[-1]), out, atol=1e-6)
+    x = np.asarray(encoder.projection(encoder.embeddings(ids, segments)))
+    np.testing.assert_allclose(np.asarray(states[0]), x, atol=1e-6)
+    bias = attention_bias(mask)
+    np.testing.assert_allclose(np.asarray(states[1]), np.asarray(encoder.layers[0](x, bias)), atol=1e-6)
+    # Layer 0's by hand: per head (4 of width 8), softmax over the keys of q.k / sqrt(8), padding excluded.
+    layer = encoder.layers[0]
+    q, k = ((x @ np.asarray(d.kernel) + np.asarray(d.bias)).reshape(2, 32, 4, 8) for d in (layer.query, layer.key))
+    scores = np.einsum("btnd,bsnd->bnts", q, k) / np.sqrt(8) + np.where(mask > 0, 0, -np.inf)[:, None, None, :]
+    expected = np.exp(scores - scores.max(-1, keepdims=True))
+    expected /= expected.sum(-1, keepdims=True)
+    assert probabilities[0].shape == (2, 4, 32, 32)
+    np.testing.assert_allclose(np.asarray(probabilities[0]), expected, atol=1e-6)
+
+
 def test_albert_groups_share_layers_across_the_stack():
     assert layer_groups(12, 12) == list(range(12))
     assert layer_groups(12, 1) == [0] * 12
