@@ -102,6 +102,13 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:
         raise cli.UserError(str(error)) from None
     except Exception as error:  # runners wrap the DoFn's BadInputError
+        if type(error).__name__ == "KilledWorker":  # distributed's, through Beam's DaskRunner
+            raise cli.UserError(
+                f"{runner}: a task's Dask worker died {error.allowed_failures + 1} time(s) "
+                f"(distributed.scheduler.allowed-failures is {error.allowed_failures}; the last "
+                f"was {error.last_worker.address}, see its log), so the job failed and "
+                f"{args.output_dir} is incomplete: rerun it once the cluster is idle (a rerun "
+                "clears what this run left)") from None
         strict_lines = [line for line in str(error).splitlines() if "--strict:" in line]
         if not strict_lines:
             raise

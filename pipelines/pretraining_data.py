@@ -387,9 +387,6 @@ def _finalize(counts_and_files: tuple[dict, list], output_dir: str, config: JobC
             shard_counts = counts["shards"][split].get(f"{shard:05d}", {})
             shards.append(run_files.Shard(name, shard_counts.get("examples", 0), shard_counts.get("tokens", 0)))
         splits[split] = run_files.Split(**counts["splits"][split], pattern=f"{split}-*", shards=tuple(shards))
-    temp_dir = FileSystems.join(output_dir, TEMP_DIR)
-    if FileSystems.exists(temp_dir):
-        FileSystems.delete([temp_dir])
     files_layer = core_files.layer("beam")
     vocab = vocabulary.read(config.vocab_path, files_layer)
     files_layer.write(FileSystems.join(output_dir, run_files.VOCAB), vocabulary.vocab_text(vocab.pieces).encode("utf-8"))
@@ -488,4 +485,8 @@ def run(pipeline: beam.Pipeline, input_patterns: list[str], output_dir: str,
          | "Finalize" >> beam.Map(_finalize, output_dir, config, tokenizer, job))
     result = pipeline.run()
     result.wait_until_finish()
+    # Here, not in Finalize: a Finalize run again (its Dask worker died) reads the units' files.
+    temp_dir = FileSystems.join(output_dir, TEMP_DIR)
+    if FileSystems.exists(temp_dir):
+        FileSystems.delete([temp_dir])
     return run_files.read_manifest(output_dir, core_files.layer("beam")), metric_counts(result)
