@@ -54,6 +54,9 @@ def parse_args(argv):
     p.add_argument("--label_column", default="", help="(--eval_only: default the run's)")
     p.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
                    help="dotted config override, repeatable, e.g. train.learning_rate=1e-4")
+    p.add_argument("--skip_bad_rows", action="store_true",
+                   help="leave out (and count) rows of --train_file/--eval_file with the wrong number of fields or "
+                        "no label, instead of stopping at the first one")
     p.add_argument("--seeds", type=int, default=1, help="fine-tune this many times (seeds seed, seed+1, ...)")
     p.add_argument("--eval_only", action="store_true", help="evaluate the fine-tuned run(s) in --model_dir")
     p.add_argument("--predict_file", default="",
@@ -111,7 +114,8 @@ def read_task_data(args, task: str, text_columns: str, label_column: str, labels
         return SquadData(task, args.data_dir, need_train=need_train)
     columns = tuple(c.strip() for c in text_columns.split(",") if c.strip())
     return ClassificationData(task, task in ("stsb", "regression"), args.data_dir, args.train_file, args.eval_file,
-                              columns, label_column, labels=labels, need_train=need_train)
+                              columns, label_column, labels=labels, need_train=need_train,
+                              skip_bad_rows=args.skip_bad_rows)
 
 
 def derive_config(task: str, encoder: EncoderConfig, overrides: list[str], data) -> FinetuneConfig:
@@ -206,6 +210,8 @@ def main(argv=None) -> int:
     summary = summarize(runs)
     baselines = data.majority_baseline()
     print(format_table(config.task.name, list(runs), summary, baselines))
+    for line in data.left_out():
+        print(f"left out: {line}")
     if worker_input_context(strategy).input_pipeline_id == 0:
         run_files.write_json(os.path.join(args.model_dir, run_files.RESULTS), {
             "task": config.task.name, "seeds": list(runs),

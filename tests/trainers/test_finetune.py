@@ -192,7 +192,7 @@ def test_user_data_mistakes_are_clear_errors(pretrained_run, tmp_path):
     with pytest.raises(ValueError, match=r"dev.csv, line 3: label 'medium' was not seen in the training data"):
         finetune_main(common + ["--train_file", train, "--eval_file", str(bad_label), "--text_columns=text",
                                 "--label_column=label"])
-    with pytest.raises(ValueError, match=r"train.csv: no column 'sentence'; its columns are text, label"):
+    with pytest.raises(ValueError, match=r"train.csv: no column 'sentence'; its columns are 'text', 'label'"):
         finetune_main(common + ["--train_file", train, "--eval_file", train, "--text_columns=sentence",
                                 "--label_column=label"])
     with pytest.raises(ValueError, match=r"missing.csv: file not found"):
@@ -212,6 +212,35 @@ def test_user_data_mistakes_are_clear_errors(pretrained_run, tmp_path):
     data = read_labelled_texts(str(empty), ["text"], "label")
     assert (data.texts_a, data.labels, data.lines, data.empty) == (["w1 w2", "w40"], ["low", "high"], [2, 4], 1)
     assert "1 rows with an empty text" in data.report()
+
+
+def test_labelled_files_refuse_bad_rows_unless_told_and_accept_a_spreadsheets_encoding(tmp_path):
+    tsv = tmp_path / "train.tsv"
+    tsv.write_text("text\tlabel\nw1 w2\tlow\nw3\tw4\thigh\nw5\t\nw6\thigh\n")
+    with pytest.raises(ValueError, match=r"train.tsv, line 3: 3 fields where the header's 2 are expected "
+                                         r"\(a delimiter inside a text\?\); fix the file, or pass --skip_bad_rows"):
+        read_labelled_texts(str(tsv), ["text"], "label")
+    tsv.write_text("text\tlabel\nw1 w2\tlow\nw5\t \nw6\thigh\n")
+    with pytest.raises(ValueError, match=r"train.tsv, line 3: empty label"):
+        read_labelled_texts(str(tsv), ["text"], "label")
+    tsv.write_text("text\tlabel\nw1 w2\tlow\nw3\tw4\thigh\nw5\t\nw6\thigh\nw7\tlow\nw8\tlow\n")
+    data = read_labelled_texts(str(tsv), ["text"], "label", skip_bad_rows=True)
+    assert (data.texts_a, data.labels, data.malformed, data.first_malformed) == (
+        ["w1 w2", "w6", "w7", "w8"], ["low", "high", "low", "low"], 2, 3)
+    assert "2 bad rows left out (first at line 3)" in data.report()
+    jsonl = tmp_path / "train.jsonl"
+    jsonl.write_text('{"text": "w1", "label": 1}\n{"text": "w2", "label": null}\n')
+    with pytest.raises(ValueError, match=r"train.jsonl, line 2: no label"):
+        read_labelled_texts(str(jsonl), ["text"], "label")
+    # A spreadsheet's export: byte-order mark, CRLF line ends, quoted fields.
+    csv_file = tmp_path / "sheet.csv"
+    csv_file.write_bytes("\ufeffsentence,label\r\n\"a, b\",positive\r\nc d,negative\r\n".encode("utf-8"))
+    data = read_labelled_texts(str(csv_file), ["sentence"], "label")
+    assert (data.texts_a, data.labels, data.lines) == (["a, b", "c d"], ["positive", "negative"], [2, 3])
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes(b"text,label\nw1,low\ncaf\xe9,high\n")
+    with pytest.raises(ValueError, match=r"latin.csv, line 3: not UTF-8 text \(byte 0xe9 at byte offset 21\)"):
+        read_labelled_texts(str(latin), ["text"], "label")
 
 
 def _write_tsv(path, header, rows):
@@ -238,7 +267,7 @@ def test_glue_files_are_read_by_column_and_predictions_take_the_servers_format(t
     assert (tmp_path / "STS-B.tsv").read_text() == "index\tprediction\n7\t5.000\n9\t0.000\n"
     assert glue_data.submission_name("mnli", "glue/MNLI/test_mismatched.tsv") == "MNLI-mm.tsv"
     _write_tsv(tmp_path / "broken.tsv", ["index", "sentence1", "sentence2", "label"], [[0, "w1"], [1, "w2"], [2, "w3", "w4", "0"]])
-    with pytest.raises(ValueError, match="broken.tsv, line 2: 2 of 3 rows have too few fields"):
+    with pytest.raises(ValueError, match="broken.tsv, line 2: 2 of 3 rows are bad"):
         glue_data.read_split("rte", "", "", path=str(tmp_path / "broken.tsv"))
 
 

@@ -37,7 +37,7 @@ class ClassificationData:
 
     def __init__(self, task: str, regression: bool, data_dir: str = "", train_file: str = "",
                  eval_file: str = "", text_columns: tuple[str, ...] = (), label_column: str = "",
-                 labels: list[str] | None = None, need_train: bool = True):
+                 labels: list[str] | None = None, need_train: bool = True, skip_bad_rows: bool = False):
         self.task, self.regression = task, regression
         self.text_columns, self.label_column = text_columns, label_column
         self.glue = task in GLUE_TASKS
@@ -55,7 +55,8 @@ class ClassificationData:
             if len(text_columns) > 2:
                 raise DataFileError(f"--text_columns takes one or two columns, got {len(text_columns)}")
             files = {"train": train_file, "eval": eval_file}
-            read = lambda split: read_labelled_texts(files[split], list(text_columns), label_column)  # noqa: E731
+            read = lambda split: read_labelled_texts(files[split], list(text_columns), label_column,  # noqa: E731
+                                                     skip_bad_rows=skip_bad_rows)
             self.eval_splits = ["eval"]
             self.labels = labels
         self.splits: dict[str, LabelledTexts] = {}
@@ -67,9 +68,17 @@ class ClassificationData:
             if len(self.labels) < 2:
                 raise DataFileError(f"{self.splits['train'].path}: only one label ({self.labels[0]!r}) "
                                     "in the training data")
+        if not regression and "train" in self.splits:
+            counts = np.bincount(self.targets(self.splits["train"]), minlength=len(self.labels))
+            logger.info(f"{len(self.labels)} labels (training examples): "
+                        + ", ".join(f"{name!r} ({n})" for name, n in zip(self.labels, counts)))
 
     def num_train_examples(self) -> int:
         return len(self.splits["train"])
+
+    def left_out(self) -> list[str]:
+        """One line per split that left rows out (empty texts, bad rows), for the end of the run."""
+        return [data.report() for data in self.splits.values() if data.empty or data.malformed]
 
     def check_tokenizer(self, tokenizer) -> None:
         """Every tokenizer serves classification and regression."""

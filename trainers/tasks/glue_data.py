@@ -52,13 +52,15 @@ def read_split(task: str, data_dir: str, split: str, labelled: bool = True, path
     path = path or split_path(data_dir, split)
     if task == "cola" and labelled:
         _, rows = read_rows(path, "tsv", header=False)
-        return texts_from_rows(path, rows, [COLA_COLUMNS["sentence"]], COLA_COLUMNS["label"], None)
+        return texts_from_rows(path, rows, [COLA_COLUMNS["sentence"]], COLA_COLUMNS["label"], None,
+                               skip_bad_rows=True, width=4)
     header, rows = read_rows(path, "tsv")
     texts = column_indices(path, header, list(spec.texts))
     label = column_indices(path, header, [spec.label])[0] if labelled else None
     ids = [name for name in ("index", "id") if name in header]
     id_index = header.index(ids[0]) if ids else None
-    return texts_from_rows(path, rows, texts, label, id_index, keep_empty=not labelled)
+    return texts_from_rows(path, rows, texts, label, id_index, keep_empty=not labelled, skip_bad_rows=True,
+                           width=len(header))
 
 
 def submission_name(task: str, path: str) -> str:

@@ -22,7 +22,7 @@ class LabelledTexts:
     (GLUE test sets); ids are the examples' ids in their file (GLUE's index
     column, else the row number); lines their 1-based line numbers.
     empty: rows with an empty text (left out, unless kept for prediction); malformed: rows left out
-    because they had too few fields (the first one's line in first_malformed).
+    (skip_bad_rows) for a wrong number of fields or no label (the first one's line in first_malformed).
     """
 
     path: str
@@ -48,7 +48,7 @@ class LabelledTexts:
         if self.empty:
             text += f", {self.empty} rows with an empty text"
         if self.malformed:
-            text += f", {self.malformed} malformed rows left out (first at line {self.first_malformed})"
+            text += f", {self.malformed} bad rows left out (first at line {self.first_malformed})"
         return text
 
 
@@ -79,7 +79,7 @@ def check_rows(data: LabelledTexts, total_rows: int) -> LabelledTexts:
     """Logs what was left out; a file whose rows are mostly malformed is an error (a wrong file)."""
     if total_rows and data.malformed > total_rows // 2:
         raise DataFileError(f"{data.path}, line {data.first_malformed}: {data.malformed} of {total_rows} rows "
-                            "have too few fields; is it the right file and format?")
+                            "are bad (wrong number of fields or no label); is it the right file and format?")
     if not len(data):
         raise DataFileError(f"{data.path}: no examples")
     if data.empty or data.malformed:

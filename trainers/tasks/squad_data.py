@@ -76,6 +76,10 @@ class SquadData:
     def num_train_examples(self) -> int:
         return len(self.splits["train"])
 
+    def left_out(self) -> list[str]:
+        """One line per split that left questions out, for the end of the run."""
+        return [split.report() for split in self.splits.values() if split.skipped]
+
     def check_tokenizer(self, tokenizer: TokenizerSettings) -> None:
         """SQuAD needs [CLS], [SEP] and [PAD]."""
         missing = [k for k in ("cls", "sep", "pad") if k not in tokenizer.special_token_ids]
