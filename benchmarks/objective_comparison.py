@@ -38,7 +38,7 @@ import time
 from benchmarks.model_flops import FLOP_FORMULA, train_flops_per_sequence
 from configs import get_config
 from configs.presets import with_vocab_size
-from trainers.input_data import load_manifest
+from core.run_files import find_manifest
 
 OBJECTIVES = ("electra", "all_tokens_mlm", "replace_mlm", "electra_15", "mlm")
 # The paper's Table 5 (GLUE score, Base size) for the order these rows are printed in.
@@ -144,8 +144,8 @@ def text_table(result: dict) -> str:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    manifest = load_manifest(args.data)
-    vocab_size, length = manifest["vocab_size"], manifest["max_seq_length"]
+    manifest = find_manifest(args.data)
+    vocab_size, length = manifest.vocab_size, manifest.max_seq_length
     base = config_for(args.config, args.override + ["model.objective=electra"], vocab_size)
     budgets = [int(b) for b in args.budgets.split(",")] if args.budgets else [base.train.num_steps]
     warmup_fraction = base.train.warmup_steps / base.train.num_steps

@@ -47,6 +47,7 @@ import time
 
 # Only what the pure path needs at import time (no Beam); the job's modules
 # are imported where used.
+from core import run_files
 from pipelines import default_corpus, documents, formats, packing, sentences, tf_records
 
 # Sentences per tokenizer call in the in-process job stages: the job's batch
@@ -88,8 +89,7 @@ def _job(inputs, vocab, output_dir, workers, fmt="auto", split_mb=64):
     if workers > 1:
         command.append("--direct_running_mode=multi_processing")
     seconds, cpu, peak, _ = _timed(command)
-    with open(os.path.join(output_dir, "manifest.json")) as f:
-        return seconds, cpu, json.load(f), peak
+    return seconds, cpu, run_files.read_manifest(output_dir), peak
 
 
 def _tree_rss_mb(pid: int) -> float:
@@ -291,7 +291,7 @@ def _whole_commands(dumps: dict, vocab: str, tmp: str) -> dict:
             seconds, cpu, manifest, peak = _job(dump, vocab, os.path.join(tmp, f"w{workers}"),
                                                 workers, split_mb=_SPLIT_MB)
             runs[f"beam_{workers}_workers"][copies] = (
-                manifest["tokens"], manifest["documents_written"], seconds, cpu,
+                manifest.tokens, manifest.documents_written, seconds, cpu,
                 {"peak_rss_mb": round(peak)})
     return runs
 
@@ -373,8 +373,8 @@ def main() -> None:
             seconds, _, manifest, peak = _job(path, vocab, os.path.join(tmp, "gen"), 2, "text")
             result["peak_rss"].append({
                 "corpus_mb": megabytes, "seconds": round(seconds, 1),
-                "documents": manifest["documents_written"], "tokens": manifest["tokens"],
-                "tokens_per_s": round(manifest["tokens"] / seconds),
+                "documents": manifest.documents_written, "tokens": manifest.tokens,
+                "tokens_per_s": round(manifest.tokens / seconds),
                 "peak_rss_mb_process_tree": round(peak)})
             os.remove(path)
         if args.read_rss_mb:

@@ -33,7 +33,7 @@ import tensorflow as tf
 
 from benchmarks.model_flops import FLOP_FORMULA, train_flops_per_sequence
 from benchmarks.objective_comparison import add_downstream_arguments, config_for, finetune, run
-from trainers.input_data import load_manifest
+from core.run_files import find_manifest
 from trainers.loop import MILESTONES
 
 HELDOUT = ("disc_auc", "disc_loss", "mlm_accuracy")
@@ -109,9 +109,9 @@ def text_table(result: dict) -> str:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    manifest = load_manifest(args.data)
-    config = config_for(args.config, args.override, manifest["vocab_size"])
-    per_step = config.train.batch_size * train_flops_per_sequence(config.model, manifest["max_seq_length"])
+    manifest = find_manifest(args.data)
+    config = config_for(args.config, args.override, manifest.vocab_size)
+    per_step = config.train.batch_size * train_flops_per_sequence(config.model, manifest.max_seq_length)
     started = time.time()
     os.makedirs(args.output_dir, exist_ok=True)
     model_dir = os.path.join(args.output_dir, "pretrain")
