@@ -12,6 +12,7 @@ No TensorFlow import here: the pipeline launcher stays light.
 """
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import sys
@@ -65,10 +66,23 @@ def run(main, argv=None) -> int:
         return 2
 
 
+# What the file layers raise for a path the user gave: missing, unreadable or unwritable, a file
+# where a directory is needed or the reverse (Python's and TensorFlow's names).
+_PATH_ERRORS = (FileNotFoundError, PermissionError, NotADirectoryError, IsADirectoryError, FileExistsError)
+_TF_PATH_ERRORS = ("NotFoundError", "PermissionDeniedError", "AlreadyExistsError")
+
+
 def is_user_error(err: Exception) -> bool:
-    """UserError, a missing file, or TensorFlow's file layer saying a path does not exist."""
-    tf_not_found = type(err).__name__ == "NotFoundError" and type(err).__module__.startswith("tensorflow")
-    return isinstance(err, (UserError, FileNotFoundError)) or tf_not_found
+    """UserError, or a file layer's error about a path (missing, not permitted, of the wrong kind)."""
+    tf_path = type(err).__name__ in _TF_PATH_ERRORS and type(err).__module__.startswith("tensorflow")
+    return isinstance(err, (UserError, *_PATH_ERRORS)) or tf_path
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse whose errors are one line, `PROG: error: MESSAGE (see --help)`, with status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def message(err: Exception) -> str:

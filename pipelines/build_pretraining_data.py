@@ -26,7 +26,7 @@ from pipelines import documents, formats, inputs, pretraining_data, quality
 
 def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     """(job flags, remaining flags for Beam)."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = cli.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--input", action="append", required=True,
                         help="file glob; repeatable or comma separated")
     parser.add_argument("--output_dir", required=True)

@@ -11,7 +11,6 @@ is 0 mod 10 (about 10%), so the split never changes.
 """
 from __future__ import annotations
 
-import argparse
 import collections
 import os
 import sys
@@ -64,7 +63,7 @@ def write_task(snippets: list[tuple[str, float, str]], output_dir: str) -> colle
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = cli.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cache_dir", default="data")
     parser.add_argument("--output_dir", default="data/sentiment")
     args = parser.parse_args(argv)

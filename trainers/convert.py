@@ -25,7 +25,7 @@ WRITERS = {"run": run_format.write, "tf1": tf1_checkpoint.write, "huggingface": 
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = cli.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--from", dest="source", required=True, help="checkpoint prefix or directory to convert")
     p.add_argument("--to", dest="target", required=True, help="directory to write")
     p.add_argument("--from_format", default="auto", choices=("auto", *FORMATS))

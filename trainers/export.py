@@ -21,7 +21,6 @@ on loading (warmup.py).
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
@@ -109,7 +108,7 @@ def export(model_dir: str, output: str, version: int | None = None) -> str:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = cli.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--model_dir", required=True, help="a run directory of trainers.pretrain, trainers.convert "
                    "or trainers.finetune")
     p.add_argument("--output", required=True, help="the model's base directory; writes OUTPUT/VERSION/")

@@ -16,7 +16,6 @@ median and best over the seeds. Rerunning resumes; finished seeds are kept.
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import logging
 import os
@@ -39,7 +38,7 @@ LOWER_IS_BETTER = ("loss", "mse")
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = cli.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--task", required=True, choices=TASKS)
     p.add_argument("--init_checkpoint", default="",
                    help="the pre-trained run (directory or checkpoint prefix) whose discriminator is fine-tuned")

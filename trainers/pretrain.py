@@ -10,7 +10,6 @@ generator and discriminator together on a fresh schedule (new optimizer, step 0)
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import os
 import sys
@@ -31,7 +30,7 @@ from trainers.tasks.pretraining import RTD_OBJECTIVES, PretrainingTask
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = cli.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--config", default=None,
                    help="preset: tiny, small, base, large, albert_base, albert_large, albert_xlarge, albert_xxlarge "
                         "(default: the config of the run in --model_dir, else of the --init_checkpoint run, else tiny)")

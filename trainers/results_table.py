@@ -6,7 +6,6 @@ and its initialisation, with the majority-class accuracy beneath.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -42,7 +41,7 @@ def table(results: dict[str, dict], metrics: tuple[str, ...] = ()) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = cli.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("model_dirs", nargs="+")
     parser.add_argument("--metric", action="append", default=[], help="metrics to show (default: all)")
     args = parser.parse_args(argv)
