@@ -1,141 +1,209 @@
-"""Learns a BERT WordPiece vocab or a SentencePiece model from a sample of
-the same sources as the pre-training data.
+"""Learns a BERT WordPiece vocab or a SentencePiece model from the same
+sources as the pre-training data.
 
     python -m pipelines.build_vocab --input=GLOB --output=vocab.txt|spm.model \
         --vocab_size=N [--model=wordpiece|sentencepiece] [--format=auto] \
-        [--lowercase|--no_lowercase] [--max_documents=N] [--heldout_percent=1.0]
+        [--lowercase|--no_lowercase] [--max_documents=N] [--heldout_percent=1.0] \
+        [--workers=N]
 
-Documents go through the same readers, cleaning, quality filter and sentence
-splitter as the pre-training data. Documents that `build_pretraining_data`
-puts in its held-out split (the same id hash and --heldout_percent) are left
-out, so held-out evaluation meets no token that training never saw. The reserved tokens come first, so [PAD]
-is id 0, then [UNK], [CLS], [SEP], [MASK] (ids 0-4 in both kinds).
+Documents go through the same readers, cleaning and quality filter as the
+pre-training data. Documents that `build_pretraining_data` puts in its
+held-out split (the same id hash and --heldout_percent) are left out, so
+held-out evaluation meets no token that training never saw. The reserved
+tokens come first, so [PAD] is id 0, then [UNK], [CLS], [SEP], [MASK] (ids 0-4
+in both kinds).
+
+WordPiece: the words of the documents are counted (memory grows with the
+number of distinct words, not with the corpus) by --workers processes, one
+unit (a file, or SPLIT_BYTES of a large splittable one) at a time, and
+`wordpiece_learner` learns the vocab from the counts; the counts, hence the
+vocab, do not depend on --workers. SentencePiece: the sentences stream into
+its trainer, which samples up to 2M of them.
 """
 import argparse
 import collections
+import contextlib
+import dataclasses
+import io
+import itertools
 import logging
+import multiprocessing
+import multiprocessing.pool
 import os
 import sys
 import time
-from typing import Iterator
+from typing import Callable, Iterable, Iterator
 
 import sentencepiece
-import tensorflow as tf
 import tqdm
-from tensorflow_text.python.ops.bert_tokenizer import BasicTokenizer
-from tensorflow_text.tools.wordpiece_vocab import bert_vocab_from_dataset as bert_vocab
-from tensorflow_text.tools.wordpiece_vocab import wordpiece_tokenizer_learner_lib as learner
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
 
 from core import cli, vocabulary
-from pipelines import documents, formats, inputs, pretraining_data, sentences, tokenization
+from core import files as core_files
+from pipelines import documents, formats, inputs, pretraining_data, sentences, wordpiece_learner
 
 HELDOUT_REASON = "heldout_split"
+SPLIT_BYTES = 32 << 20  # work unit size within large splittable files
 _log = logging.getLogger(__name__)
 
 
-def _open(path: str):
-    return tf.io.gfile.GFile(path, "rb")
+def _open_raw(path: str):
+    return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
 
 
-def iter_sentences(paths: list[str], input_format: str, max_documents: int | None,
-                   skipped: collections.Counter, heldout_percent: float = 0.0) -> Iterator[str]:
-    """Sentences of the training-split documents in `paths`, in order, up to
-    max_documents documents; held-out documents (pretraining_data.split_of) and
-    what cannot be used are counted in `skipped` by reason."""
-    config = pretraining_data.JobConfig(vocab_path="", input_format=input_format)
+@dataclasses.dataclass(frozen=True)
+class Reading:
+    """Which documents of a unit are read: at most `limit` training documents
+    (None: all), leaving out the held-out split of `heldout_percent`."""
+    heldout_percent: float
+    limit: int | None = None
+    config: pretraining_data.JobConfig = pretraining_data.JobConfig(vocab_path="")
+
+
+def plan_units(sizes: dict[str, int], input_format: str) -> list[formats.Unit]:
+    """The files ({path: bytes}) cut into units of about SPLIT_BYTES where their
+    format allows, in order."""
+    return [unit for path, size in sizes.items()
+            for unit in formats.plan_units(path, formats.detect_format(path, input_format), size,
+                                           SPLIT_BYTES, _open_raw)]
+
+
+def training_paragraphs(unit: formats.Unit, reading: Reading, skipped: collections.Counter
+                        ) -> Iterator[list[str]]:
+    """The paragraphs of each training document of the unit, in order; held-out
+    documents (pretraining_data.split_of) and what cannot be used are counted
+    in `skipped` by reason."""
+    config, read = reading.config, 0
+    for item in formats.read_unit(unit, _open_raw, config.max_document_bytes):
+        if reading.limit is not None and read >= reading.limit:
+            return
+        if isinstance(item, documents.Skip):
+            skipped[item.reason] += 1
+            continue
+        split = pretraining_data.split_of(item.doc_id, reading.heldout_percent)
+        if split == pretraining_data.HELDOUT:
+            skipped[HELDOUT_REASON] += 1
+            continue
+        try:
+            paragraphs = formats.paragraphs(item)
+            reason = None if paragraphs else documents.EMPTY_AFTER_CLEANING
+            if not reason and config.filters(unit.format):
+                reason = config.quality_filter.reason(paragraphs)
+        except Exception:  # one bad document must not stop the run
+            _log.exception("skipping document %s of %s", item.doc_id, unit.path)
+            reason = documents.PAGE_ERROR
+        if reason:
+            skipped[reason] += 1
+            continue
+        read += 1
+        yield paragraphs
+
+
+def count_unit(unit: formats.Unit, reading: Reading, lowercase: bool,
+               progress: tqdm.tqdm | None = None
+               ) -> tuple[collections.Counter, int, collections.Counter]:
+    """(piece -> count (wordpiece_learner.count_pieces), documents read,
+    skipped documents by reason) of the unit's training documents."""
+    skipped, read = collections.Counter(), 0
+
+    def texts():
+        nonlocal read
+        for paragraphs in training_paragraphs(unit, reading, skipped):
+            yield " ".join(paragraphs)
+            read += 1
+            if progress is not None:
+                progress.update()
+
+    return wordpiece_learner.count_pieces(texts(), lowercase), read, skipped
+
+
+def _in_order(pool: multiprocessing.pool.Pool, function: Callable, tasks: list[tuple],
+              window: int) -> Iterator:
+    """function(*task) for each task, run by the pool, in order; at most
+    `window` tasks submitted and not yet consumed (bounded memory)."""
+    pending = collections.deque()
+    for task in tasks:
+        pending.append(pool.apply_async(function, task))
+        if len(pending) >= window:
+            yield pending.popleft().get()
+    while pending:
+        yield pending.popleft().get()
+
+
+def count_words(units: list[formats.Unit], reading: Reading, lowercase: bool, workers: int,
+                skipped: collections.Counter) -> collections.Counter:
+    """word -> count over the units' training documents (the first
+    reading.limit documents if set, in unit order); skips added to `skipped`."""
+    counter, read, limit = wordpiece_learner.WordCounter(lowercase), 0, reading.limit
     progress = tqdm.tqdm(desc="documents read", unit="doc", file=sys.stderr)
-    for path in paths:
-        fmt = formats.detect_format(path, input_format)
-        size = tf.io.gfile.stat(path).length
-        unit = formats.Unit(path, fmt, 0, size, size)
-        for item in formats.read_unit(unit, _open, config.max_document_bytes):
-            if max_documents is not None and progress.n >= max_documents:
-                progress.close()
-                return
-            if isinstance(item, documents.Skip):
-                skipped[item.reason] += 1
-                continue
-            if pretraining_data.split_of(item.doc_id, heldout_percent) == pretraining_data.HELDOUT:
-                skipped[HELDOUT_REASON] += 1
-                continue
-            try:
-                paragraphs = formats.paragraphs(item)
-                reason = None if paragraphs else documents.EMPTY_AFTER_CLEANING
-                if not reason and config.filters(fmt):
-                    reason = config.quality_filter.reason(paragraphs)
-            except Exception:  # one bad document must not stop the run
-                _log.exception("skipping document %s of %s", item.doc_id, path)
-                reason = documents.PAGE_ERROR
-            if reason:
-                skipped[reason] += 1
-                continue
+    parallel = workers > 1 and len(units) > 1
+    with contextlib.ExitStack() as stack:
+        results = itertools.repeat(None)  # each unit counted here
+        if parallel:
+            pool = stack.enter_context(multiprocessing.get_context("spawn").Pool(
+                min(workers, len(units))))
+            results = _in_order(pool, count_unit, [(unit, reading, lowercase) for unit in units],
+                                2 * workers)
+        for unit, result in zip(units, results):
+            remaining = None if limit is None else limit - read
+            if result is None or (remaining is not None and remaining < limit
+                                  and result[1] >= remaining):
+                # Here, or again: a worker read up to `limit` documents, of which only
+                # the first `remaining` are within it.
+                result = count_unit(unit, dataclasses.replace(reading, limit=remaining), lowercase,
+                                    None if parallel else progress)
+            pieces, unit_read, unit_skipped = result
+            counter.add_pieces(pieces)
+            skipped.update(unit_skipped)
+            read += unit_read
+            if parallel:
+                progress.update(unit_read)
+            if limit is not None and read >= limit:
+                break
+    progress.close()
+    return counter.counts()
+
+
+def iter_sentences(units: list[formats.Unit], reading: Reading, skipped: collections.Counter
+                   ) -> Iterator[str]:
+    """Sentences of the units' training documents, in order, up to reading.limit documents."""
+    progress = tqdm.tqdm(desc="documents read", unit="doc", file=sys.stderr)
+    for unit in units:
+        limit = None if reading.limit is None else reading.limit - progress.n
+        if limit is not None and limit <= 0:
+            break
+        for paragraphs in training_paragraphs(unit, dataclasses.replace(reading, limit=limit),
+                                              skipped):
             progress.update()
             for paragraph in paragraphs:
                 yield from sentences.split_sentences(paragraph)
     progress.close()
 
 
-def search_bracket(word_counts: collections.Counter, vocab_size: int) -> dict[str, int]:
-    """Frequency-threshold range for the learner's binary search (learn_params).
-
-    A word counted at least t times always becomes a token at threshold t, so
-    the threshold must exceed the count of the vocab_size-th most frequent word
-    (lower bound). Whole words make up most of a learned vocab (~3/4 on
-    Wikipedia), so at the count of the (vocab_size/4)-th word the vocab is
-    about a third of vocab_size (upper bound). This range takes ~5 learner
-    passes on the default corpus, the library's [10, max count] ~14.
-    """
-    counts = sorted(word_counts.values(), reverse=True)
-    lower = counts[vocab_size - 1] + 1 if len(counts) >= vocab_size else 1
-    quarter = max(1, vocab_size // 4)
-    upper = counts[quarter - 1] if len(counts) >= quarter else 1
-    return {"lower_thresh": lower, "upper_thresh": max(upper, lower)}
+def _lowercased(lines: Iterable[str], batch: int = 1024) -> Iterator[str]:
+    # TensorFlow's lower-casing, the one SentencePieceTextTokenizer applies in the graph;
+    # imported here so that the WordPiece path and its worker processes never load TensorFlow.
+    from pipelines import tokenization
+    iterator = iter(lines)
+    while chunk := list(itertools.islice(iterator, batch)):
+        yield from tokenization.lower_case(chunk)
 
 
-def learn_vocab(lines: list[str], vocab_size: int, lowercase: bool) -> list[str]:
-    """WordPiece vocab (<= vocab_size entries, reserved tokens first) learned
-    from non-empty text lines with BERT's pre-tokenization."""
-    dataset = tf.data.Dataset.from_tensor_slices(tf.constant(lines, tf.string)).batch(1024)
-    tokenizer_params = {"lower_case": lowercase}
-    # Counted as bert_vocab_from_dataset counts them, to bound its search.
-    word_counts = learner.count_words(dataset.map(BasicTokenizer(**tokenizer_params).tokenize))
-    bracket = search_bracket(word_counts, vocab_size)
-    print(f"{len(word_counts)} distinct words; threshold search in "
-          f"[{bracket['lower_thresh']}, {bracket['upper_thresh']}]", flush=True)
-
-    def learn(learn_params):
-        return bert_vocab.bert_vocab_from_dataset(
-            dataset, vocab_size=vocab_size, reserved_tokens=list(vocabulary.RESERVED_TOKENS),
-            bert_tokenizer_params=tokenizer_params, learn_params=learn_params)
-
-    vocab = learn(bracket)
-    if len(vocab) > vocab_size:  # upper bound too low for this corpus: library's range
-        vocab = learn({"lower_thresh": bracket["lower_thresh"]})
-    return vocab
-
-
-def learn_sentencepiece(lines: list[str], vocab_size: int, lowercase: bool) -> bytes:
-    """A serialized unigram SentencePiece model with [PAD]=0, [UNK]=1 and
-    control symbols [CLS]=2, [SEP]=3, [MASK]=4 (never produced from text)."""
-    writer = _BytesWriter()
+def learn_sentencepiece(lines: Iterable[str], vocab_size: int, lowercase: bool) -> bytes:
+    """A serialized unigram SentencePiece model of non-empty text lines, with
+    [PAD]=0, [UNK]=1 and control symbols [CLS]=2, [SEP]=3, [MASK]=4 (never
+    produced from text)."""
+    writer = io.BytesIO()
     sentencepiece.SentencePieceTrainer.train(
-        sentence_iterator=iter(tokenization.lower_case(lines) if lowercase else lines),
+        sentence_iterator=iter(_lowercased(lines) if lowercase else lines),
         model_writer=writer, vocab_size=vocab_size, model_type="unigram",
         pad_id=0, pad_piece=vocabulary.PAD, unk_id=1, unk_piece=vocabulary.UNK,
         bos_id=-1, eos_id=-1, control_symbols=[vocabulary.CLS, vocabulary.SEP,
                                                vocabulary.MASK],
         character_coverage=0.9995, input_sentence_size=2_000_000, shuffle_input_sentence=True,
         num_threads=os.cpu_count() or 1, minloglevel=2)
-    return writer.data
-
-
-class _BytesWriter:
-    """model_writer target of SentencePieceTrainer."""
-
-    data = b""
-
-    def write(self, data: bytes) -> None:
-        self.data += data
+    return writer.getvalue()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -154,6 +222,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--heldout_percent", type=float, default=1.0,
                         help="leave out the documents build_pretraining_data puts in its held-out "
                              "split with this --heldout_percent (use the same value there)")
+    parser.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)),
+                        help="processes counting words (wordpiece; default: one per CPU)")
     args = parser.parse_args(argv)
     if args.vocab_size <= len(vocabulary.RESERVED_TOKENS):
         parser.error(f"--vocab_size must exceed the {len(vocabulary.RESERVED_TOKENS)} "
@@ -165,7 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
     try:
-        paths = inputs.match_patterns(inputs.split_patterns(args.input))
+        sizes = inputs.match_patterns(inputs.split_patterns(args.input))
+        paths = list(sizes)
         for path in paths:
             formats.detect_format(path, args.format)
     except (FileNotFoundError, ValueError) as error:
@@ -174,23 +245,29 @@ def main(argv: list[str] | None = None) -> int:
           f"vocab (lowercase={args.lowercase})", flush=True)
     start = time.time()
     skipped = collections.Counter()
-
-    lines = list(iter_sentences(paths, args.format, args.max_documents, skipped,
-                                args.heldout_percent))
-    if not lines:
-        raise cli.UserError(f"no usable text in {paths} (skipped: {dict(skipped)})")
-    print(f"read {len(lines)} sentences in {time.time() - start:.1f}s (skipped: "
-          f"{dict(skipped)}); learning the {args.model} vocab...", flush=True)
+    units = plan_units(sizes, args.format)
+    reading = Reading(args.heldout_percent, args.max_documents)
+    files = core_files.layer("beam")
     if os.path.dirname(args.output):
-        tf.io.gfile.makedirs(os.path.dirname(args.output))
+        files.makedirs(os.path.dirname(args.output))
     if args.model == vocabulary.SENTENCEPIECE:
-        with tf.io.gfile.GFile(args.output, "wb") as f:
-            f.write(learn_sentencepiece(lines, args.vocab_size, args.lowercase))
-        size = len(vocabulary.read(args.output, lambda path: tf.io.gfile.GFile(path, "rb")).pieces)
+        lines = iter_sentences(units, reading, skipped)
+        first = next(lines, None)
+        if first is None:
+            raise cli.UserError(f"no usable text in {paths} (skipped: {dict(skipped)})")
+        files.write(args.output, learn_sentencepiece(itertools.chain([first], lines),
+                                                     args.vocab_size, args.lowercase))
+        print(f"read the sentences in {time.time() - start:.1f}s (skipped: {dict(skipped)})")
+        size = len(vocabulary.read(args.output, files).pieces)
     else:
-        vocab = learn_vocab(lines, args.vocab_size, args.lowercase)
-        with tf.io.gfile.GFile(args.output, "w") as f:
-            f.write("".join(token + "\n" for token in vocab))
+        counts = count_words(units, reading, args.lowercase, args.workers, skipped)
+        if not counts:
+            raise cli.UserError(f"no usable text in {paths} (skipped: {dict(skipped)})")
+        print(f"counted {sum(counts.values())} words ({len(counts)} distinct) in "
+              f"{time.time() - start:.1f}s (skipped: {dict(skipped)}); learning the vocab...",
+              flush=True)
+        vocab = wordpiece_learner.learn_vocab(counts, args.vocab_size)
+        files.write(args.output, vocabulary.vocab_text(vocab).encode("utf-8"))
         size = len(vocab)
     print(f"wrote {size} tokens to {args.output} in {time.time() - start:.1f}s")
     return 0
