@@ -32,8 +32,13 @@ def _gfile() -> Files:
         with tf.io.gfile.GFile(path, "wb") as f:
             f.write(data)
 
-    return Files(read, write, tf.io.gfile.exists, tf.io.gfile.makedirs,
-                 lambda pattern: sorted(tf.io.gfile.glob(pattern)))
+    def makedirs(path: str) -> None:
+        try:
+            tf.io.gfile.makedirs(path)
+        except tf.errors.FailedPreconditionError as err:  # a file where a directory must be
+            raise NotADirectoryError(f"{path}: {err.message}") from None
+
+    return Files(read, write, tf.io.gfile.exists, makedirs, lambda pattern: sorted(tf.io.gfile.glob(pattern)))
 
 
 def _beam() -> Files:

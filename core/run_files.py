@@ -11,6 +11,8 @@ A run directory (trainers.pretrain, trainers.finetune, trainers.convert):
     data.json       TokenizerSettings: how the model's inputs are tokenized
     vocab.txt       the vocabulary (and spm.model for SentencePiece)
     labels.json     classification runs: the label names, in id order
+    job.json        JobRecord: the command and the identity of its inputs, so that a rerun
+                    resumes only the job that made the directory
     ckpt-*, eval_results.json, results.json
 
 A vocabulary is known by its content (TokenizerSettings.vocab_fingerprint), so data, runs and
@@ -19,6 +21,7 @@ exports made with different vocabularies of one size never mix unnoticed.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 from typing import Any
@@ -30,6 +33,12 @@ from core.files import Files, layer
 
 CONFIG, TOKENIZER, VOCAB, SENTENCEPIECE_MODEL = "config.json", "data.json", "vocab.txt", "spm.model"
 LABELS, MANIFEST, EVAL_RESULTS, RESULTS = "labels.json", "manifest.json", "eval_results.json", "results.json"
+JOB = "job.json"
+OVERWRITE_FLAG = "--overwrite"
+# What trainers.pretrain and trainers.finetune write in a run directory (the loop: checkpoints,
+# TensorBoard folders named after the splits, kept milestones, other workers' checkpoints).
+RUN_OUTPUTS = (CONFIG, TOKENIZER, VOCAB, SENTENCEPIECE_MODEL, LABELS, EVAL_RESULTS, RESULTS, "checkpoint", "ckpt-*",
+               "train", "eval", "dev*", "heldout", "milestones", "workers", "predictions", "seed_*")
 
 
 class RunFilesError(UserError):
@@ -228,6 +237,10 @@ class DataManifest:
     def special_token_ids(self) -> dict:
         return self.tokenizer.special_token_ids
 
+    def fingerprint(self) -> str:
+        """16 hex digits identifying the data: sha256 of the manifest's fields."""
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode("utf-8")).hexdigest()[:16]
+
     def shard_examples(self) -> dict[str, int]:
         """{shard file name: examples} over every split."""
         return {shard.file: shard.examples for split in self.splits.values() for shard in split.shards}
@@ -330,3 +343,77 @@ def read_labels(run_dir: str) -> list[str]:
 
 def write_labels(run_dir: str, labels) -> None:
     write_json(os.path.join(run_dir, LABELS), list(labels))
+
+
+# -------------------------------------------------------------------------------- job records
+
+
+@dataclasses.dataclass(frozen=True)
+class JobRecord:
+    """What a run directory's files were made from: the command and its inputs' identities
+    ({name: JSON value}: file fingerprints, the pre-trained run, the task, ...)."""
+    command: str
+    inputs: dict
+
+
+def differences(recorded: dict, current: dict, limit: int = 3) -> str:
+    """What differs between two {name: value} records, as text: "name (recorded R, now C); ..."."""
+    def short(value) -> str:
+        text = json.dumps(value, sort_keys=True) if not isinstance(value, str) else value
+        return text if len(text) <= 60 else text[:57] + "..."
+    changed = [f"{name} (recorded {short(recorded.get(name, '-'))}, now {short(current.get(name, '-'))})"
+               for name in sorted(set(recorded) | set(current)) if recorded.get(name) != current.get(name)]
+    more = f"; and {len(changed) - limit} more" if len(changed) > limit else ""
+    return "; ".join(changed[:limit]) + more
+
+
+def check_job(run_dir: str, job: JobRecord, owned: tuple[str, ...], overwrite: bool = False) -> bool:
+    """Whether `run_dir` already belongs to `job` (a rerun, which may resume); raises if it belongs
+    to another. Record the job with record_job once the command's own checks have passed.
+
+    A directory holding another job's record, or files matching the `owned` patterns (what the job
+    writes) without a record, is a RunFilesError naming what differs, unless `overwrite`: then the
+    owned files are deleted (and listed). Nothing else in the directory is touched. A run
+    directory of an older version (config.json without job.json) is taken as this job's: the config
+    and vocabulary checks of its writers still guard it.
+    """
+    files = layer()
+    path = os.path.join(run_dir, JOB)
+    if files.exists(path):
+        recorded = _fields(JobRecord, _json_object(path), path)
+        if recorded == job:
+            return True
+        reason = (f"the output of {recorded.command}" if recorded.command != job.command else
+                  f"a run made from other inputs: {differences(recorded.inputs, job.inputs)}")
+    elif has_config(run_dir):
+        return True
+    else:
+        present = _owned_files(run_dir, owned)
+        if not present:
+            return False
+        reason = f"files of another job ({', '.join(os.path.basename(p) for p in present[:3])}, ...)"
+    if not overwrite:
+        raise RunFilesError(f"{run_dir} holds {reason}; use a new directory, or {OVERWRITE_FLAG} to replace it")
+    import tensorflow as tf  # run directories are trainers' (TensorFlow's file layer)
+    replaced = _owned_files(run_dir, owned + (JOB,))
+    print(f"{OVERWRITE_FLAG}: replacing {len(replaced)} file(s) and folder(s) in {run_dir}: "
+          f"{', '.join(os.path.basename(p) for p in replaced)}")
+    for file in replaced:
+        (tf.io.gfile.rmtree if tf.io.gfile.isdir(file) else tf.io.gfile.remove)(file)
+    return False
+
+
+def record_job(run_dir: str, job: JobRecord) -> None:
+    files = layer()
+    files.makedirs(run_dir)
+    write_json(os.path.join(run_dir, JOB), dataclasses.asdict(job))
+
+
+def _owned_files(directory: str, patterns: tuple[str, ...]) -> list[str]:
+    glob = layer().glob
+    return sorted({p for pattern in patterns for p in glob(os.path.join(directory, pattern))})
+
+
+def file_fingerprint(path: str) -> str:
+    """16 hex digits of the sha256 of a file's bytes (what a run was made from)."""
+    return hashlib.sha256(layer().read(path)).hexdigest()[:16]

@@ -53,6 +53,9 @@ def parse_args(argv):
     p.add_argument("--label_column", default="", help="(--eval_only: default the run's)")
     p.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
                    help="dotted config override, repeatable, e.g. train.learning_rate=1e-4")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the run(s) in --model_dir if they were made from other inputs (data files, "
+                        "labels, pre-trained run, seeds): their checkpoints and results are deleted")
     p.add_argument("--skip_bad_rows", action="store_true",
                    help="leave out (and count) rows of --train_file/--eval_file with the wrong number of fields or "
                         "no label, instead of stopping at the first one")
@@ -129,8 +132,19 @@ def derive_config(task: str, encoder: EncoderConfig, overrides: list[str], data)
         config.task, text_columns=",".join(data.text_columns), label_column=data.label_column))
 
 
+def job_record(args, config: FinetuneConfig, data, tokenizer: TokenizerSettings) -> run_files.JobRecord:
+    """What a fine-tuning run is made from: the pre-trained run, its vocabulary, the task, its
+    files' contents, columns and labels, and the number of seeds."""
+    return run_files.JobRecord("trainers.finetune", {
+        "task": config.task.name, "init_checkpoint": args.init_checkpoint, "random_init": args.random_init,
+        "vocabulary": tokenizer.vocab_fingerprint, "seeds": args.seeds,
+        "data": {split: run_files.file_fingerprint(d.path) for split, d in data.splits.items()},
+        "text_columns": config.task.text_columns, "label_column": config.task.label_column,
+        "labels": data.labels})
+
+
 def run_one(args, config: FinetuneConfig, data, features, strategy, run_dir: str, source_dir: str,
-            tokenizer: TokenizerSettings) -> dict | None:
+            tokenizer: TokenizerSettings, job: run_files.JobRecord | None) -> dict | None:
     """Trains (or resumes) and evaluates one seed's run; None if training was stopped."""
     trainer = Trainer(data.make_task(config, features), strategy, run_dir, training=not args.eval_only)
     chief = worker_input_context(strategy).input_pipeline_id == 0
@@ -143,6 +157,7 @@ def run_one(args, config: FinetuneConfig, data, features, strategy, run_dir: str
                                       source_dir)
             if data.labels:
                 run_files.write_labels(run_dir, data.labels)
+            run_files.record_job(args.model_dir, job)
         step = trainer.restore()
         if step >= config.train.num_steps and tf.io.gfile.exists(results_path):
             print(f"{run_dir}: finished earlier (step {step})")
@@ -196,13 +211,16 @@ def main(argv=None) -> int:
     tokenizer_path = os.path.join(source_dir, tokenizer.file)
     features = data.features(lambda: Tokenizer(tokenizer_path, tokenizer.lowercase), config.task.max_seq_length)
     strategy = make_strategy(args.strategy, args.tpu)
+    job = None if args.eval_only else job_record(args, config, data, tokenizer)
+    if job and worker_input_context(strategy).input_pipeline_id == 0:
+        run_files.check_job(args.model_dir, job, run_files.RUN_OUTPUTS, args.overwrite)
     print(f"strategy {type(strategy).__name__} with {strategy.num_replicas_in_sync} replica(s); task "
           f"{config.task.name}: {', '.join(f'{s} {len(next(iter(f.values())))}' for s, f in features.items())} "
           f"examples; {config.train.num_steps} steps of batch {config.train.batch_size}")
     runs = {}
     for seed, run_dir in seed_dirs(args.model_dir, config.train.seed, args.seeds):
         seeded = dataclasses.replace(config, train=dataclasses.replace(config.train, seed=seed))
-        results = run_one(args, seeded, data, features, strategy, run_dir, source_dir, tokenizer)
+        results = run_one(args, seeded, data, features, strategy, run_dir, source_dir, tokenizer, job)
         if results is None:
             return 0  # stopped; rerun to resume
         runs[seed] = results

@@ -26,6 +26,7 @@ from trainers.checkpointing import weights_only_checkpoint
 from trainers.distribution import STRATEGIES, make_strategy, worker_input_context
 from trainers.input_data import two_segment_fraction
 from trainers.loop import Trainer
+from trainers.model_loading import pretrained_run
 from trainers.tasks.pretraining import RTD_OBJECTIVES, PretrainingTask
 
 
@@ -44,6 +45,9 @@ def parse_args(argv):
     p.add_argument("--model_dir", required=True)
     p.add_argument("--strategy", default="auto", choices=STRATEGIES)
     p.add_argument("--tpu", default="", help="TPU name or grpc:// address (with --strategy=tpu or auto)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the run in --model_dir if it was made from other data or another "
+                        "--init_checkpoint (its checkpoints and logs are deleted)")
     p.add_argument("--skip_corrupt_records", action="store_true",
                    help="read only the readable part of corrupt TFRecord files (counted and reported); by "
                         "default a corrupt record stops training with an error naming the file")
@@ -98,6 +102,18 @@ def word_continuation(manifest: DataManifest):
     return continuation_flags(pieces, manifest.tokenizer.kind)
 
 
+def check_init_vocabulary(init_checkpoint: str, manifest: DataManifest) -> None:
+    """The --init_checkpoint run must have tokenized with the data's vocabulary (same content, not just size)."""
+    if not init_checkpoint:
+        return
+    init_dir, _ = pretrained_run(init_checkpoint)
+    held = run_files.read_tokenizer(init_dir)
+    if held.vocab_fingerprint != manifest.tokenizer.vocab_fingerprint:
+        raise UserError(f"the data in {manifest.directory} was tokenized with another vocabulary (fingerprint "
+                        f"{manifest.tokenizer.vocab_fingerprint}) than --init_checkpoint's run {init_dir} "
+                        f"({held.vocab_fingerprint}); tokenize the data with {init_dir}/{held.file}")
+
+
 def same_weights(saved: ModelConfig, new: ModelConfig) -> bool:
     """Whether `new` differs from `saved` only in TRAINING_SETTINGS."""
     return dataclasses.replace(saved, **{k: getattr(new, k) for k in TRAINING_SETTINGS}) == new
@@ -149,10 +165,15 @@ def main(argv=None) -> int:
     if converted and args.init_checkpoint:
         raise UserError(f"{args.model_dir} holds converted weights ({converted}) to start from; "
                         "--init_checkpoint would replace them: give one of the two")
+    check_init_vocabulary(args.init_checkpoint, manifest)
+    job = run_files.JobRecord("trainers.pretrain", {"data": manifest.fingerprint(),
+                                                   "init_checkpoint": args.init_checkpoint})
     strategy = make_strategy(args.strategy, args.tpu)  # first: multi-worker set-up precedes TF's start
     chief = worker_input_context(strategy).input_pipeline_id == 0
     if chief:
+        run_files.check_job(args.model_dir, job, run_files.RUN_OUTPUTS, args.overwrite and not converted)
         write_run_files(args.model_dir, config, manifest, converted=bool(converted))
+        run_files.record_job(args.model_dir, job)
     print(f"strategy {type(strategy).__name__} with {strategy.num_replicas_in_sync} replica(s); "
           f"data {manifest.splits['train'].examples} examples, vocab {manifest.vocab_size}")
     task = PretrainingTask(config, manifest.special_token_ids, args.data, manifest.max_seq_length,

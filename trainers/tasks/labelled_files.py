@@ -35,13 +35,18 @@ def file_format(path: str) -> str:
     raise DataFileError(f"{path}: unknown format; name it .csv, .tsv or .jsonl")
 
 
-def read_text(path: str) -> str:
-    """The file's text without a byte-order mark; a byte that is not UTF-8 is an error naming its
-    line and byte offset."""
+def check_file(path: str) -> None:
+    """A missing path or a directory is an error naming it."""
     if not tf.io.gfile.exists(path):
         raise DataFileError(f"{path}: file not found")
     if tf.io.gfile.isdir(path):
         raise DataFileError(f"{path}: is a directory; give a CSV, TSV or JSON-lines file")
+
+
+def read_text(path: str) -> str:
+    """The file's text without a byte-order mark; a byte that is not UTF-8 is an error naming its
+    line and byte offset."""
+    check_file(path)
     with tf.io.gfile.GFile(path, "rb") as f:
         data = f.read()
     try:
@@ -94,6 +99,7 @@ def read_labelled_texts(path: str, text_columns: list[str], label_column: str | 
                         skip_bad_rows: bool = False) -> LabelledTexts:
     """The examples of a CSV/TSV/JSON-lines file with a header; label_column None: unlabelled.
     Rows with an empty text are left out and counted, or kept with `keep_empty` (prediction)."""
+    check_file(path)
     kind = file_format(path)
     header, rows = read_rows(path, kind)
     wanted = list(text_columns) + ([label_column] if label_column else []) + ([id_column] if id_column else [])
