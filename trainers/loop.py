@@ -38,6 +38,11 @@ def seed_states(model: keras.Model) -> list:
     return [v for v in model.variables if "seed_generator_state" in v.path]
 
 
+def row_key_seeds(model: keras.Model) -> list:
+    """The seed states that key masking and sampling by row (models.hash_random.ROW_KEY_SEED)."""
+    return [v for v in seed_states(model) if v.path.startswith(f"{ROW_KEY_SEED}/")]
+
+
 class Trainer:
     """Trains `task`'s model under `strategy`, checkpointing to `model_dir`.
 
@@ -82,10 +87,10 @@ class Trainer:
                                                   max_to_keep=t.keep_checkpoints)
         self.milestones = tf.train.CheckpointManager(self.checkpoint, f"{self.write_dir}/{MILESTONES}",
                                                      max_to_keep=None)
-        replica_step = self._replica_step
-        if t.jit_compile:
-            replica_step = tf.function(replica_step, jit_compile=True)
-        self._compiled_replica_step = replica_step
+        compiled = (lambda fn: tf.function(fn, jit_compile=True)) if t.jit_compile else (lambda fn: fn)
+        self._compiled_replica_step = compiled(self._replica_step)
+        self._compiled_accumulate = compiled(self._accumulate_micro_batch)
+        self._compiled_apply = compiled(self._apply_gradients)
         self._stop_requested = False
 
     def _summary_writer(self, name: str):
@@ -136,42 +141,59 @@ class Trainer:
 
     @tf.autograph.experimental.do_not_convert  # no tensor-dependent control flow; converting costs seconds
     def _replica_step(self, batch, stage):
-        """One optimizer update from this replica's batch: (b, T) features -> (stats, gradient norm).
+        """One optimizer update from this replica's batch (no accumulation):
+        (b, T) features -> (stats, gradient norm)."""
+        stats, grads = self._micro_batch_gradients(batch, tf.distribute.get_replica_context(), stage)
+        return stats, self._apply_gradients(grads, stage)
 
-        With k accumulation steps the batch is processed as k micro-batches
-        whose (count-normalised) gradients are averaged; equal to the full
-        batch's gradient when the micro-batches hold equal counts. Each
-        micro-batch starts from the step's row-key seed state
-        (models.hash_random.ROW_KEY_SEED), so its examples are masked and
-        sampled as in the full batch; dropout draws differ.
-        """
-        ctx = tf.distribute.get_replica_context()
+    @tf.autograph.experimental.do_not_convert
+    def _accumulate_micro_batch(self, batch, i, seeds, stats, grads, stage):
+        """Adds micro-batch `i` of this replica's batch (b, T) -> (b / k, T) to the running sums:
+        (stats + its stats, grads + its gradients / k). It starts from `seeds`, the step's
+        row-key seed states, so its examples are masked and sampled as in the whole batch."""
         k = self.config.grad_accumulation_steps
-        variables = self.task.stage_variables(self.model, stage)
-        if k == 1:
-            stats, grads = self._micro_batch_gradients(batch, ctx, stage)
-        else:
-            micro = tf.nest.map_structure(lambda v: tf.reshape(v, tf.concat([[k, -1], tf.shape(v)[1:]], 0)),
-                                          batch)
-            keyed = [v for v in seed_states(self.model) if v.path.startswith(f"{ROW_KEY_SEED}/")]
-            step_seeds = [tf.identity(v) for v in keyed]
+        for variable, value in zip(row_key_seeds(self.model), seeds):
+            variable.assign(value)
+        micro = tf.nest.map_structure(lambda v: tf.reshape(v, tf.concat([[k, -1], tf.shape(v)[1:]], 0))[i], batch)
+        s, g = self._micro_batch_gradients(micro, tf.distribute.get_replica_context(), stage)
+        return tf.nest.map_structure(tf.add, stats, s), [a + b / k for a, b in zip(grads, g)]
 
-            def body(i, stats, grads):
-                for variable, value in zip(keyed, step_seeds):
-                    variable.assign(value)
-                s, g = self._micro_batch_gradients(tf.nest.map_structure(lambda v: v[i], micro), ctx, stage)
-                return (i + 1, tf.nest.map_structure(tf.add, stats, s),
-                        [a + b / k for a, b in zip(grads, g)])
-
-            stats0 = {name: tf.zeros_like(v) for name, v in self._zero_stats.items()}
-            grads0 = [tf.zeros_like(v) for v in variables]
-            _, stats, grads = tf.while_loop(lambda i, *_: i < k, body, (tf.constant(0), stats0, grads0))
-        grads = ctx.all_reduce(SUM, grads)
+    @tf.autograph.experimental.do_not_convert
+    def _apply_gradients(self, grads, stage):
+        """Sums this replica's gradients over the replicas and updates `stage`'s variables;
+        returns the gradient norm (before clipping, without loss scale)."""
+        grads = tf.distribute.get_replica_context().all_reduce(SUM, grads)
         norm = tf.linalg.global_norm(grads)
         if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
             norm /= self.optimizer.dynamic_scale
-        self.optimizer.apply(grads, variables)
-        return stats, norm
+        self.optimizer.apply(grads, self.task.stage_variables(self.model, stage))
+        return norm
+
+    @tf.autograph.experimental.do_not_convert
+    def _step(self, batch, stage):
+        """One optimizer update from per-replica batches (cross-replica context) ->
+        per-replica (stats, gradient norm).
+
+        With k accumulation steps each replica's batch is processed as k
+        micro-batches whose (count-normalised) gradients are averaged; equal to
+        the full batch's gradient when the micro-batches hold equal counts.
+        Dropout draws differ. The micro-batch loop runs here, one
+        `strategy.run` per micro-batch, because each micro-batch sums its
+        counts over the replicas (a synchronisation point, which a loop inside
+        the replica function cannot hold).
+        """
+        run, k = self.strategy.run, self.config.grad_accumulation_steps
+        if k == 1:
+            return run(self._compiled_replica_step, args=(batch, stage))
+        seeds, stats0, grads0 = run(lambda: ([tf.identity(v) for v in row_key_seeds(self.model)],
+                                             {name: tf.zeros_like(v) for name, v in self._zero_stats.items()},
+                                             [tf.zeros_like(v) for v in self.task.stage_variables(self.model, stage)]))
+
+        def body(i, stats, grads):
+            return (i + 1,) + run(self._compiled_accumulate, args=(batch, i, seeds, stats, grads, stage))
+
+        _, stats, grads = tf.while_loop(lambda i, *_: i < k, body, (tf.constant(0), stats0, grads0))
+        return stats, run(self._compiled_apply, args=(grads, stage))
 
     def _split_across_replicas(self, batch):
         """A worker batch {name: (local_replicas * b, ...)} -> per-replica values of (b, ...)."""
@@ -190,7 +212,7 @@ class Trainer:
         norm_sum = tf.constant(0.0)
         for _ in tf.range(num_steps):
             batch = self._split_across_replicas(next(iterator))
-            stats, norm = self.strategy.run(self._compiled_replica_step, args=(batch, stage))
+            stats, norm = self._step(batch, stage)
             totals = {k: totals[k] + self.strategy.reduce(SUM, stats[k], axis=None) for k in totals}
             norm_sum += self.strategy.reduce(MEAN, norm, axis=None)
         return totals, norm_sum / tf.cast(num_steps, tf.float32)

@@ -3,13 +3,14 @@
 After N steps at the same global batch, every weight and optimizer slot under
 MirroredStrategy over 2 logical CPU devices, and under
 MultiWorkerMirroredStrategy with 2 worker processes on loopback, equals a
-single-device run within 1e-5. This holds because gradients are normalised by
-global counts and masks and samples are keyed by example content
+single-device run within 1e-5; so does MirroredStrategy with gradient
+accumulation over micro-batches of equal counts. This holds because gradients
+are normalised by global counts and masks and samples are keyed by example content
 (models.hash_random), not by an example's replica or row. Dropout draws depend
 on the replica's slice, so these runs set dropout to 0.
 
-Each run is its own process: logical devices and TF_CONFIG must be set before
-TensorFlow initialises. The data has 2 equal files and no record shuffling, so
+Each run is its own process (the accumulation test's two runs share one):
+logical devices and TF_CONFIG must be set before TensorFlow initialises. The data has 2 equal files and no record shuffling, so
 each global batch holds the same examples in every run: the single device reads
 both files interleaved, each worker reads one.
 """
@@ -24,7 +25,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.trainers.conftest import TINY_OVERRIDES, write_word_task
+from configs import get_config, with_vocab_size
+from tests.trainers.conftest import SEQ, TINY_OVERRIDES, write_word_task
+from tests.trainers.test_grad_accumulation import write_full_length_data
+from tests.trainers.test_loop import SPECIAL
+from trainers.distribution import make_strategy
+from trainers.loop import Trainer
+from trainers.tasks.pretraining import PretrainingTask
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 STEPS = 4
@@ -121,6 +128,39 @@ def test_two_workers_on_loopback_equal_one_device(tiny_data, single_device, tmp_
     assert difference < 1e-5
     assert _max_difference(_weights(tmp_path / "workers" / "1"), chief) == 0
     assert (tmp_path / "config.json").exists() and not (tmp_path / "workers" / "1" / "train").exists()
+
+
+def main(argv):
+    """DRIVER's entry point for the accumulation test, in a process with 2 logical CPU devices:
+    argv [data_dir, model_dir]. Trains 2 steps on one device without accumulation and under
+    MirroredStrategy with 2 micro-batches (of full-length rows: equal counts); prints how far
+    training moved the weights and the max |difference| of the runs' variables (weights, seed
+    states, optimizer slots)."""
+    data_dir, model_dir = argv
+    runs = {}
+    for strategy, accumulation in (("cpu", 1), ("mirrored", 2)):
+        config = with_vocab_size(get_config("tiny", TINY_OVERRIDES + [
+            f"train.grad_accumulation_steps={accumulation}",
+            "model.encoder.dropout_rate=0", "model.encoder.attention_dropout_rate=0"]), 64)
+        task = PretrainingTask(config, SPECIAL, os.path.join(data_dir, "train-*"), SEQ)
+        trainer = Trainer(task, make_strategy(strategy), f"{model_dir}/{strategy}")
+        before = [np.asarray(v) for v in trainer.model.trainable_variables]
+        trainer.run_steps(2)  # the learning rate is 0 at step 0: step 1 moves the weights
+        runs[strategy] = [np.asarray(v) for v in trainer.model.variables + trainer.optimizer.variables]
+    moved = max(float(np.abs(a - np.asarray(b)).max()) for a, b in zip(before, trainer.model.trainable_variables))
+    difference = max(float(np.abs(a - b).max()) for a, b in zip(runs["cpu"], runs["mirrored"]))
+    print(json.dumps({"moved": moved, "difference": difference}))
+
+
+def test_accumulation_under_mirrored_equals_one_device_without(tmp_path):
+    """2 micro-batches per replica under MirroredStrategy update as the whole batch on one device."""
+    data_dir = write_full_length_data(tmp_path)
+    process = _popen([sys.executable, "-c", DRIVER, "2", __name__, data_dir, str(tmp_path / "runs")])
+    output, _ = process.communicate(timeout=300)
+    assert process.returncode == 0, output
+    result = json.loads(output.strip().splitlines()[-1])
+    print(f"mirrored, 2 micro-batches vs one device, whole batch: max |difference| {result['difference']:.3g}")
+    assert result["moved"] > 1e-4 and result["difference"] < 1e-5
 
 
 def test_finetuning_under_mirrored_equals_one_device(pretrained_run, tmp_path):

@@ -17,15 +17,19 @@ from tests.trainers.test_loop import make_trainer
 STEPS = 2  # the learning rate is 0 at step 0 (warmup from 0): step 1 moves the weights
 
 
-@pytest.fixture(scope="module")
-def full_length_data(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("full_length")
+def write_full_length_data(directory) -> str:
+    """32 full-length (SEQ) training rows in `directory`; returns it as a string."""
     rng = np.random.default_rng(0)
-    with tf.io.TFRecordWriter(str(directory / "train-00000-of-00001.tfrecord")) as writer:
+    with tf.io.TFRecordWriter(os.path.join(directory, "train-00000-of-00001.tfrecord")) as writer:
         for _ in range(32):
             start = int(rng.integers(0, 59))
             writer.write(_example([2] + [5 + (start + j) % 59 for j in range(SEQ - 2)] + [3], SEQ))
     return str(directory)
+
+
+@pytest.fixture(scope="module")
+def full_length_data(tmp_path_factory):
+    return write_full_length_data(tmp_path_factory.mktemp("full_length"))
 
 
 def _train(data_dir, model_dir, optimizer, accumulation):
