@@ -47,6 +47,8 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
                         help="longer documents are skipped as document_too_long")
     parser.add_argument("--split_mb", type=float, default=64,
                         help="work unit size within large uncompressed files and .warc.gz")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace another job's output in --output_dir (only the files this job writes)")
     parser.add_argument("--strict", action="store_true",
                         help="fail on bad input (see dead_letter.jsonl) instead of skipping it")
     parser.add_argument("--quality_filter", default=pretraining_data.QUALITY_AUTO,
@@ -98,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.time()
     try:
         manifest, _ = pretraining_data.run(beam.Pipeline(options=options), patterns,
-                                           args.output_dir, job_config(args))
+                                           args.output_dir, job_config(args), overwrite=args.overwrite)
     except ValueError as error:
         raise cli.UserError(str(error)) from None
     except Exception as error:  # runners wrap the DoFn's BadInputError

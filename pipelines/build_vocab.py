@@ -20,7 +20,6 @@ unit (a file, or SPLIT_BYTES of a large splittable one) at a time, and
 vocab, do not depend on --workers. SentencePiece: the sentences stream into
 its trainer, which samples up to 2M of them.
 """
-import argparse
 import collections
 import contextlib
 import dataclasses
@@ -206,8 +205,22 @@ def learn_sentencepiece(lines: Iterable[str], vocab_size: int, lowercase: bool) 
     return writer.getvalue()
 
 
+def write_output(path: str, data: bytes, overwrite: bool, files) -> None:
+    """Writes the learned vocabulary to `path`; an existing file is left as it is if it holds the
+    same bytes, and replaced only with `overwrite`."""
+    if files.exists(path):
+        if files.read(path) == data:
+            print(f"{path} already holds this vocabulary: left as it is")
+            return
+        if not overwrite:
+            raise cli.UserError(f"--output {path} exists and holds another vocabulary; give another --output, "
+                                "or --overwrite to replace it")
+        print(f"--overwrite: replacing {path}")
+    files.write(path, data)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = cli.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--input", action="append", required=True,
                         help="file glob; repeatable or comma separated")
     parser.add_argument("--output", required=True,
@@ -224,7 +237,15 @@ def main(argv: list[str] | None = None) -> int:
                              "split with this --heldout_percent (use the same value there)")
     parser.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)),
                         help="processes counting words (wordpiece; default: one per CPU)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace --output if it holds another vocabulary (by default it is refused; "
+                             "one that holds the same vocabulary is left as it is)")
     args = parser.parse_args(argv)
+    for name in ("workers", "max_documents"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            parser.error(f"--{name} must be positive, got {getattr(args, name)}")
+    if os.path.isdir(args.output):
+        parser.error(f"--output {args.output} is a directory; give the vocabulary file to write")
     if args.vocab_size <= len(vocabulary.RESERVED_TOKENS):
         parser.error(f"--vocab_size must exceed the {len(vocabulary.RESERVED_TOKENS)} "
                      "reserved tokens")
@@ -255,8 +276,8 @@ def main(argv: list[str] | None = None) -> int:
         first = next(lines, None)
         if first is None:
             raise cli.UserError(f"no usable text in {paths} (skipped: {dict(skipped)})")
-        files.write(args.output, learn_sentencepiece(itertools.chain([first], lines),
-                                                     args.vocab_size, args.lowercase))
+        write_output(args.output, learn_sentencepiece(itertools.chain([first], lines), args.vocab_size,
+                                                      args.lowercase), args.overwrite, files)
         print(f"read the sentences in {time.time() - start:.1f}s (skipped: {dict(skipped)})")
         size = len(vocabulary.read(args.output, files).pieces)
     else:
@@ -267,9 +288,9 @@ def main(argv: list[str] | None = None) -> int:
               f"{time.time() - start:.1f}s (skipped: {dict(skipped)}); learning the vocab...",
               flush=True)
         vocab = wordpiece_learner.learn_vocab(counts, args.vocab_size)
-        files.write(args.output, vocabulary.vocab_text(vocab).encode("utf-8"))
+        write_output(args.output, vocabulary.vocab_text(vocab).encode("utf-8"), args.overwrite, files)
         size = len(vocab)
-    print(f"wrote {size} tokens to {args.output} in {time.time() - start:.1f}s")
+    print(f"done: {size} tokens in {args.output} after {time.time() - start:.1f}s")
     return 0
 
 

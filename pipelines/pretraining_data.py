@@ -31,10 +31,14 @@ job runs unchanged on runners with fewer features (Beam's DaskRunner has no
 multi-output ParDo, no metrics, and evaluates side inputs apart from the
 main graph).
 
-Temporary files live in `_pretraining_data_temporary/` under the output
-directory, a name only this job uses: a run removes it at its start (what a
-killed run left) and at its end, and deletes nothing else but the outputs it
-writes itself (exact shard names, manifest and dead letters).
+The output directory belongs to one job: its manifest records the job (the
+inputs with sizes and modification times, the vocabulary's fingerprint, every
+setting that shapes the output). A rerun of the same job finds its output
+finished; another job's output is refused unless the user says --overwrite,
+which deletes exactly the files this job writes (shard names, manifest, dead
+letters, vocabulary). Temporary files live in `_pretraining_data_temporary/`,
+a name only this job uses, with the job's record: a rerun of the same job
+removes what a killed run left there.
 
 Accounting: every document read is written or skipped for one reason, and a
 read that fails counts as one skipped item, so documents_read ==
@@ -43,8 +47,10 @@ metrics in namespace `pretraining_data` on runners that report metrics.
 """
 import dataclasses
 import hashlib
+import json
 import logging
 import math
+import os
 import sys
 import unicodedata
 
@@ -407,23 +413,67 @@ def _static_fields(config: JobConfig, input_patterns: list[str]) -> tuple[run_fi
     tokenizer = run_files.TokenizerSettings.of_vocabulary(vocab, config.lowercase, config.max_seq_length)
     job = {"seed": config.seed, "input_patterns": list(input_patterns), "format": config.input_format,
            "max_document_bytes": config.max_document_bytes, "dead_letter_file": DEAD_LETTER,
+           "num_shards": config.num_shards, "heldout_percent": config.heldout_percent,
+           "split_bytes": config.split_bytes, "strict": config.strict,
            "quality_filter": {"applies_to": config.quality_formats, **dataclasses.asdict(config.quality_filter)}}
     return tokenizer, job
 
 
-def _clear_outputs(output_dir: str) -> None:
-    """Removes what an earlier run wrote, so no stale shard matches `train-*`
-    (only names this job writes: a user's other files stay)."""
+def _owned_outputs(output_dir: str, config: JobConfig) -> list[str]:
+    """The files and folders in output_dir that this job writes (shards, manifest, dead letters,
+    vocabulary, temporary folder), except the job's own --vocab if it lives there."""
     digits = "[0-9]" * 5
     patterns = [_SHARD.format(split=split, shard=digits, of=digits) for split in (TRAIN, HELDOUT)]
-    patterns += [run_files.MANIFEST, DEAD_LETTER]
-    stale = [m.path for p in patterns
-             for m in FileSystems.match([FileSystems.join(output_dir, p)])[0].metadata_list]
-    temp_dir = FileSystems.join(output_dir, TEMP_DIR)
-    if FileSystems.exists(temp_dir):
-        stale.append(temp_dir)
+    patterns += [run_files.MANIFEST, DEAD_LETTER, run_files.VOCAB, run_files.SENTENCEPIECE_MODEL]
+    found = [m.path for p in patterns for m in FileSystems.match([FileSystems.join(output_dir, p)])[0].metadata_list]
+    if FileSystems.exists(FileSystems.join(output_dir, TEMP_DIR)):
+        found.append(FileSystems.join(output_dir, TEMP_DIR))
+    return sorted(p for p in found if os.path.normpath(p) != os.path.normpath(config.vocab_path))
+
+
+def claim_output_dir(output_dir: str, config: JobConfig, tokenizer: run_files.TokenizerSettings, job: dict,
+                     overwrite: bool) -> run_files.DataManifest | None:
+    """Makes output_dir this job's; returns its manifest if it already holds this job's finished output.
+
+    The manifest records the job (tokenizer settings, inputs with sizes and modification times,
+    every setting that shapes the output). Another job's output, or files this job would write
+    without a manifest (unless they are what a killed run of this same job left), is refused with
+    one line naming what differs; `overwrite` deletes exactly those files and says so.
+    """
+    if os.path.isfile(output_dir):
+        raise run_files.RunFilesError(f"--output_dir {output_dir} is a file; give a directory")
+    files_layer = core_files.layer("beam")
+    record = json.loads(json.dumps(dict(job, tokenizer=tokenizer.to_dict())))  # as the manifest holds it
+    marker = FileSystems.join(output_dir, TEMP_DIR, run_files.JOB)
+    if FileSystems.exists(FileSystems.join(output_dir, run_files.MANIFEST)):
+        try:
+            done = run_files.read_manifest(output_dir, files_layer)
+            recorded = dict(done.job, tokenizer=done.tokenizer.to_dict())
+        except run_files.RunFilesError as err:
+            done, recorded = None, {"manifest": str(err)}
+        if done is not None and recorded == record:
+            print(f"      {output_dir} holds this job's finished output (same inputs and settings): nothing to do",
+                  flush=True)
+            return done
+        reason = f"the output of another job: {run_files.differences(recorded, record)}"
+    elif FileSystems.exists(marker) and run_files.read_json(marker, files_layer) == record:
+        reason = None  # what a killed run of this job left
+    else:
+        present = _owned_outputs(output_dir, config)
+        reason = (f"files this job writes ({', '.join(p.rsplit('/', 1)[-1] for p in present[:3])}, ...) from "
+                  "another job") if present else None
+    if reason and not overwrite:
+        raise run_files.RunFilesError(f"--output_dir {output_dir} holds {reason}; use a new directory, or "
+                                      f"{run_files.OVERWRITE_FLAG} to replace it")
+    stale = _owned_outputs(output_dir, config)
+    if reason:
+        print(f"{run_files.OVERWRITE_FLAG}: replacing {len(stale)} file(s) in {output_dir}: "
+              f"{', '.join(p.rsplit('/', 1)[-1] for p in stale)}", flush=True)
     if stale:
         FileSystems.delete(stale)
+    files_layer.makedirs(FileSystems.join(output_dir, TEMP_DIR))
+    run_files.write_json(marker, record, files_layer)
+    return None
 
 
 def metric_counts(result) -> dict[str, int] | None:
@@ -450,24 +500,27 @@ def manifest_as_metrics(manifest: run_files.DataManifest) -> dict[str, int]:
 
 
 def run(pipeline: beam.Pipeline, input_patterns: list[str], output_dir: str,
-        config: JobConfig) -> tuple[run_files.DataManifest, dict[str, int] | None]:
+        config: JobConfig, overwrite: bool = False) -> tuple[run_files.DataManifest, dict[str, int] | None]:
     """Builds and runs the job on `pipeline`; returns (the written manifest,
-    the Beam counters or None where the runner reports none). Raises
+    the Beam counters or None where the runner reports none). An output_dir
+    that holds this job's finished output is left as it is: (its manifest,
+    None); one of another job is refused unless `overwrite`. Raises
     ValueError for a vocab whose [PAD] is not id 0, without the special
     tokens, and for max_seq_length < 5; FileNotFoundError for a pattern that
     matches no file."""
     if config.max_seq_length < packing.MIN_SHORT_TARGET:
         raise ValueError(f"max_seq_length must be >= {packing.MIN_SHORT_TARGET}")
-    inputs.match_patterns(input_patterns)  # so there is at least one unit to combine
+    matched = inputs.match_files(input_patterns)  # so there is at least one unit to combine
     tokenizer, job = _static_fields(config, input_patterns)
-    if not FileSystems.exists(output_dir):
-        FileSystems.mkdirs(output_dir)
-    _clear_outputs(output_dir)
-    FileSystems.mkdirs(FileSystems.join(output_dir, TEMP_DIR))
+    job["inputs"] = {path: [size, round(mtime, 3)] for path, (size, mtime) in matched.items()}
+    finished = claim_output_dir(output_dir, config, tokenizer, job, overwrite)
+    if finished is not None:
+        return finished, None
 
     units = (pipeline
              | "InputPatterns" >> beam.Create(list(input_patterns))
              | "MatchFiles" >> fileio.MatchAll()
+             | "OnlyFiles" >> beam.Filter(lambda metadata: inputs.is_input_file(metadata.path))
              | "PathAndSize" >> beam.Map(lambda metadata: (metadata.path, metadata.size_in_bytes))
              | "OncePerFile" >> beam.Distinct()  # patterns may overlap
              | "PlanUnits" >> beam.ParDo(PlanUnitsFn(config))

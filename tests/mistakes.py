@@ -27,14 +27,15 @@ def snapshot(*paths) -> dict:
 
 def run_mistake(main, argv: list[str], capsys, watched=()) -> str:
     """Runs `main` as its entry point does (core.cli.run) with `argv`; asserts status 2, one
-    stderr line holding "error:" and no traceback, and `watched` paths unchanged. Returns the line."""
+    stderr line holding "error:" (besides progress bars, which redraw with carriage returns) and
+    no traceback, and `watched` paths unchanged. Returns the line."""
     before = snapshot(*watched)
     try:
         status = cli.run(main, list(argv))
     except SystemExit as exit_:  # argparse's errors
         status = exit_.code
     out, err = capsys.readouterr()
-    lines = err.strip().splitlines()
+    lines = [line for line in err.split("\n") if line.strip() and not line.startswith("\r")]  # not progress bars
     assert status == 2, (argv, out, err)
     assert len(lines) == 1 and "error:" in lines[0], (argv, err)
     assert "Traceback" not in out + err

@@ -113,7 +113,7 @@ def test_main_writes_reserved_tokens_first(tmp_path, capsys):
     assert len(vocab) <= 100 and len(set(vocab)) == len(vocab)
     assert {"the", "fox", "foxes", "lazy", "##s"} <= set(vocab)
     assert "The" not in vocab  # lowercased by default
-    assert f"wrote {len(vocab)} tokens" in capsys.readouterr().out
+    assert f"done: {len(vocab)} tokens" in capsys.readouterr().out
 
 
 def test_heldout_documents_are_left_out_of_the_vocab(tmp_path, capsys):
@@ -143,4 +143,4 @@ def test_main_sentencepiece_model(botchan, tmp_path, capsys):
     model = vocabulary.read(str(output))
     assert model.kind == vocabulary.SENTENCEPIECE and len(model.pieces) == 300
     assert model.special_ids == {"pad": 0, "unk": 1, "cls": 2, "sep": 3, "mask": 4}
-    assert "wrote 300 tokens" in capsys.readouterr().out
+    assert "done: 300 tokens" in capsys.readouterr().out

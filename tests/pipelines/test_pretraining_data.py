@@ -251,14 +251,20 @@ def test_rerun_after_a_killed_job_removes_its_leftovers_and_nothing_else(tmp_pat
                                        "train-00000-of-00003.tfrecord", "train-notes.tfrecord"]
     assert os.listdir(out / "_pretraining_data_temporary")  # the units' files
 
-    config = pretraining_data.JobConfig(str(tmp_path / "vocab.txt"),
-                                        max_seq_length=MAX_SEQ_LENGTH, num_shards=2)
+    # Another job (2 shards) is refused and changes nothing; the same job clears what its killed run left.
+    other = pretraining_data.JobConfig(str(tmp_path / "vocab.txt"), max_seq_length=MAX_SEQ_LENGTH, num_shards=2)
+    before = sorted(os.listdir(out))
+    with pytest.raises(run_files.RunFilesError, match="holds files this job writes .* from another job; "
+                                                      "use a new directory, or --overwrite"):
+        pretraining_data.run(test_pipeline.TestPipeline(), [f"{tmp_path}/*.xml*"], str(out), other)
+    assert sorted(os.listdir(out)) == before
+    config = pretraining_data.JobConfig(str(tmp_path / "vocab.txt"), max_seq_length=MAX_SEQ_LENGTH, num_shards=3)
     manifest, _ = pretraining_data.run(test_pipeline.TestPipeline(), [f"{tmp_path}/*.xml*"],
                                        str(out), config)
     assert sorted(os.listdir(out)) == [
         "_temporary", "dead_letter.jsonl", "heldout-00000-of-00001.tfrecord", "manifest.json",
-        "notes.txt", "train-00000-of-00002.tfrecord", "train-00001-of-00002.tfrecord",
-        "train-notes.tfrecord", "vocab.txt"]
+        "notes.txt", "train-00000-of-00003.tfrecord", "train-00001-of-00003.tfrecord",
+        "train-00002-of-00003.tfrecord", "train-notes.tfrecord", "vocab.txt"]
     assert {name: (out / name).read_text() for name in users} == users
     assert manifest.examples == len(_read_records(str(out / "*-of-*.tfrecord"))) > 0
     dead_letters = (out / "dead_letter.jsonl").read_text().splitlines()
