@@ -1,5 +1,6 @@
 """Named presets: ELECTRA-Small/Base/Large (paper, Table 6), ALBERT base to
-xxlarge (the ALBERT paper, Table 1) and a tiny demo size.
+xxlarge (the ALBERT paper, Table 1), the causal LMs GPT-2 (its paper, Table 2)
+and GPT-3 (its paper, Table 2.1), and tiny demo sizes.
 
 The paper trains Small on 128-token sequences and Base/Large on 512; the
 max_predictions_per_seq values follow from that.
@@ -145,6 +146,93 @@ def albert_xxlarge() -> PretrainConfig:
     return _albert(4096, 12, 64)
 
 
+def _gpt(num_layers: int, hidden_size: int, num_heads: int, context: int, batch_size: int, learning_rate: float,
+         num_steps: int, warmup_steps: int) -> PretrainConfig:
+    """A causal LM (models.decoder): GPT-2's 50,257 byte-level BPE tokens (the data's vocabulary
+    replaces it), FFN 4H, dropout 0.1, LayerNorm epsilon 1e-5; Adam with beta_2 0.95, epsilon 1e-8,
+    bias correction, weight decay 0.1 and clipping at 1.0 (the GPT-3 paper, appendix B); the
+    schedule is this project's linear warmup and decay (the paper decays by a cosine to 10%)."""
+    return PretrainConfig(
+        model=ModelConfig(
+            encoder=EncoderConfig(
+                vocab_size=50257,
+                embedding_size=hidden_size,
+                hidden_size=hidden_size,
+                num_layers=num_layers,
+                num_heads=num_heads,
+                intermediate_size=4 * hidden_size,
+                max_position_embeddings=context,
+                type_vocab_size=0,
+                layer_norm_epsilon=1e-5,
+            ),
+            objective="causal_lm",
+        ),
+        train=TrainConfig(batch_size=batch_size, num_steps=num_steps, learning_rate=learning_rate,
+                          warmup_steps=warmup_steps, weight_decay=0.1, adam_beta_2=0.95, adam_epsilon=1e-8,
+                          bias_correction=True),
+    )
+
+
+def _gpt2(num_layers: int, hidden_size: int, num_heads: int) -> PretrainConfig:
+    """GPT-2 (its paper, sec. 2.3): context 1,024 tokens, batch 512; the learning rate and warmup
+    are GPT-1's (2.5e-4, 2,000 steps; the GPT-2 paper tuned them per size without listing them)."""
+    return _gpt(num_layers, hidden_size, num_heads, 1024, 512, 2.5e-4, 800_000, 2000)
+
+
+def gpt2() -> PretrainConfig:
+    """GPT-2 small: 12 layers, width 768, 12 heads (124,439,808 parameters)."""
+    return _gpt2(12, 768, 12)
+
+
+def gpt2_medium() -> PretrainConfig:
+    """GPT-2 medium: 24 layers, width 1024, 16 heads (354,823,168)."""
+    return _gpt2(24, 1024, 16)
+
+
+def gpt2_large() -> PretrainConfig:
+    """GPT-2 large: 36 layers, width 1280, 20 heads (774,030,080)."""
+    return _gpt2(36, 1280, 20)
+
+
+def gpt2_xl() -> PretrainConfig:
+    """GPT-2 XL: 48 layers, width 1600, 25 heads (1,557,611,200)."""
+    return _gpt2(48, 1600, 25)
+
+
+# The GPT-3 paper's Table 2.1: name -> (parameters, layers, width, heads, batch in sequences of 2,048 tokens
+# (its 0.5M, 1M, 2M and 3.2M tokens), learning rate). Where its heads x head width is not its width, the
+# heads are width / head width: XL (24 x 128 listed with width 2048) has 16 heads; 13B (width 5140,
+# 40 x 128) has width 5120.
+GPT3_SIZES = {
+    "gpt3_small": (125e6, 12, 768, 12, 256, 6.0e-4),
+    "gpt3_medium": (350e6, 24, 1024, 16, 256, 3.0e-4),
+    "gpt3_large": (760e6, 24, 1536, 16, 256, 2.5e-4),
+    "gpt3_xl": (1.3e9, 24, 2048, 16, 512, 2.0e-4),
+    "gpt3_2_7b": (2.7e9, 32, 2560, 32, 512, 1.6e-4),
+    "gpt3_6_7b": (6.7e9, 32, 4096, 32, 1024, 1.2e-4),
+    "gpt3_13b": (13.0e9, 40, 5120, 40, 1024, 1.0e-4),
+    "gpt3_175b": (175.0e9, 96, 12288, 96, 1536, 0.6e-4),
+}
+GPT3_CONTEXT, GPT3_TOKENS, GPT3_WARMUP_TOKENS = 2048, 300e9, 375e6
+
+
+def _gpt3(name: str) -> PretrainConfig:
+    """One GPT-3 size: context 2,048, its batch and learning rate, trained on 300B tokens with warmup
+    over the first 375M (dense attention throughout: the paper's alternating locally banded sparse
+    layers add no parameters and are not built)."""
+    _, layers, width, heads, batch, rate = GPT3_SIZES[name]
+    tokens_per_step = batch * GPT3_CONTEXT
+    return _gpt(layers, width, heads, GPT3_CONTEXT, batch, rate, round(GPT3_TOKENS / tokens_per_step),
+                round(GPT3_WARMUP_TOKENS / tokens_per_step))
+
+
+def gpt_tiny() -> PretrainConfig:
+    """A causal LM that trains on 2 CPU cores in minutes: 4 layers, width 128, 4 heads, context 128."""
+    config = _gpt(4, 128, 4, 128, 16, 1e-3, 2000, 100)
+    return apply_overrides(config, ["train.log_every=100", "train.checkpoint_every=500", "train.shuffle_buffer=2000",
+                                    "train.eval_batches=50"])
+
+
 PRESETS = {
     "tiny": tiny,
     "small": small,
@@ -154,6 +242,12 @@ PRESETS = {
     "albert_large": albert_large,
     "albert_xlarge": albert_xlarge,
     "albert_xxlarge": albert_xxlarge,
+    "gpt2": gpt2,
+    "gpt2_medium": gpt2_medium,
+    "gpt2_large": gpt2_large,
+    "gpt2_xl": gpt2_xl,
+    **{name: (lambda name=name: _gpt3(name)) for name in GPT3_SIZES},
+    "gpt_tiny": gpt_tiny,
 }
 
 

@@ -12,7 +12,7 @@ import json
 import typing
 from typing import Any
 
-OBJECTIVES = ("electra", "electra_15", "mlm", "replace_mlm", "all_tokens_mlm")
+OBJECTIVES = ("electra", "electra_15", "mlm", "replace_mlm", "all_tokens_mlm", "causal_lm")
 GENERATORS = ("masked_lm", "uniform", "unigram")
 SHARING = ("none", "embeddings", "all", "gdes")
 MASKING = ("token", "whole_word", "ngram")
@@ -77,7 +77,9 @@ class ModelConfig:
       10% kept; no generator, no discriminator), "replace_mlm" (a masked LM on
       inputs whose masked tokens are replaced by generator samples),
       "all_tokens_mlm" (like replace_mlm, but predicting every token, with a
-      sigmoid copy gate). Paper, sec. 3.2 and appendix.
+      sigmoid copy gate). Paper, sec. 3.2 and appendix. "causal_lm": a decoder-only
+      language model of the encoder's sizes (GPT-2; models.decoder), trained on
+      contiguous token blocks; the generator, masking and sharing settings do not apply.
     generator: "masked_lm" (a small BERT-style generator), "uniform" or
       "unigram" (fixed distributions; the unigram counts are set on the model).
     sharing: generator/discriminator weight tying: "none", "embeddings" (word,
@@ -166,6 +168,14 @@ class ModelConfig:
                 "sharing 'gdes' gives the discriminator the generator's embeddings plus a "
                 "residual: it needs a separate generator (generator 'masked_lm', objective not 'mlm')"
             )
+        if self.objective == "causal_lm":
+            e = self.encoder
+            if e.embedding_size != e.hidden_size or e.num_hidden_groups:
+                raise ValueError("model.objective 'causal_lm' ties its logits to the word embeddings and shares no "
+                                 "layers: it needs encoder.embedding_size == encoder.hidden_size and "
+                                 "encoder.num_hidden_groups 0")
+            if self.sentence_order or self.two_stage_generator_steps or self.generator_training != "maximum_likelihood":
+                raise ValueError("model.objective 'causal_lm' has no sentence order, two stages or adversarial training")
         if self.generator_training == "adversarial":
             if not separate_generator or self.objective not in ("electra", "electra_15"):
                 raise ValueError(

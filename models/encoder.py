@@ -40,11 +40,22 @@ def gelu(x):
     return x * cdf, grad
 
 
+def gelu_tanh(x):
+    """GELU's tanh approximation 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), as in GPT-2."""
+    return keras.activations.gelu(x, approximate=True)
+
+
 class TransformerLayer(keras.layers.Layer):
-    """Self-attention and feed-forward blocks, each followed by add + LayerNorm.
+    """Self-attention and feed-forward blocks, each followed by add + LayerNorm (BERT's post-LN);
+    with `pre_norm`, each block reads a LayerNorm of its input and is added to it (GPT-2's pre-LN:
+    x + attention(norm(x)), then x + ffn(norm(x))).
 
     Call: x (B, T, H), attention_bias (B, 1, 1, T) float (0 for tokens to
-    attend to, -1e9 for padding; `attention_bias`) -> (B, T, H).
+    attend to, -1e9 for padding; `attention_bias`), or (B, 1, T, S) for a
+    causal mask over S keys -> (B, T, H).
+    activation: of the feed-forward block (default exact GELU); residual_stddev:
+    the init std of the two kernels whose output is added to the residual
+    stream (attention_output, output), default config.initializer_range.
 
     Weights in BERT's layout (as the ELECTRA release and Hugging Face name
     them): `query`, `key`, `value` and `attention_output` Dense layers, each
@@ -59,22 +70,25 @@ class TransformerLayer(keras.layers.Layer):
     call (fused kernels where the backend has them).
     """
 
-    def __init__(self, config: EncoderConfig, **kwargs):
+    def __init__(self, config: EncoderConfig, pre_norm: bool = False, activation=gelu,
+                 residual_stddev: float | None = None, **kwargs):
         super().__init__(**kwargs)
         h, init = config.hidden_size, truncated_normal(config.initializer_range)
+        residual_init = init if residual_stddev is None else truncated_normal(residual_stddev)
         eps = config.layer_norm_epsilon
         self.num_heads, self.head_size = config.num_heads, h // config.num_heads
+        self.pre_norm, self.activation = pre_norm, activation
 
-        def dense(units, name):
-            return keras.layers.Dense(units, kernel_initializer=init, name=name)
+        def dense(units, name, initializer=init):
+            return keras.layers.Dense(units, kernel_initializer=initializer, name=name)
 
         self.query, self.key, self.value = dense(h, "query"), dense(h, "key"), dense(h, "value")
         self.attention_probs_dropout = Dropout(config.attention_dropout_rate)
-        self.attention_output = dense(h, "attention_output")
+        self.attention_output = dense(h, "attention_output", residual_init)
         self.attention_dropout = Dropout(config.dropout_rate)
         self.attention_norm = LayerNorm(epsilon=eps, name="attention_norm")
         self.intermediate = dense(config.intermediate_size, "intermediate")
-        self.output_dense = dense(h, "output")
+        self.output_dense = dense(h, "output", residual_init)
         self.output_dropout = Dropout(config.dropout_rate)
         self.output_norm = LayerNorm(epsilon=eps, name="output_norm")
 
@@ -86,13 +100,19 @@ class TransformerLayer(keras.layers.Layer):
             if not layer.built:
                 layer.build(shapes.get(layer, input_shape))
 
-    def attend(self, x, attention_bias, training=None, return_probabilities=False):
+    def attend(self, x, attention_bias, training=None, return_probabilities=False, cache=None, cache_index=0):
         """Multi-head scaled dot-product attention (the Transformer paper, 2017): (B, T, H) -> (B, T, H);
         with `return_probabilities`, also the attention probabilities over the keys (B, N, T, T)
-        float32 (before attention dropout)."""
+        float32 (before attention dropout). With `cache` (keys, values), each (B, S, N, H / N):
+        this call's keys and values are written at positions cache_index..cache_index + T - 1,
+        the queries attend over all S (attention_bias (B, 1, T, S) masks the rest), and the
+        result is (output, updated cache)."""
         batch, length = ops.shape(x)[0], ops.shape(x)[1]
         heads = (batch, length, self.num_heads, self.head_size)
         q, k, v = (ops.reshape(f(x), heads) for f in (self.query, self.key, self.value))
+        if cache is not None:
+            start = (0, cache_index, 0, 0)
+            k, v = (ops.slice_update(held, start, ops.cast(new, held.dtype)) for held, new in zip(cache, (k, v)))
         scale = self.head_size**-0.5
         if return_probabilities or (training and self.attention_probs_dropout.threshold):
             scores = ops.einsum("btnd,bsnd->bnts", q * ops.cast(scale, q.dtype), k)
@@ -102,18 +122,28 @@ class TransformerLayer(keras.layers.Layer):
         else:
             context = ops.dot_product_attention(q, k, v, bias=attention_bias, scale=scale)
         output = self.attention_output(ops.reshape(context, ops.shape(x)))
+        if cache is not None:
+            return output, (k, v)
         return (output, probs) if return_probabilities else output
 
-    def call(self, x, attention_bias, training=None, return_attention=False):
+    def call(self, x, attention_bias, training=None, return_attention=False, cache=None, cache_index=0):
         """x (B, T, H) -> (B, T, H); with `return_attention`, (it, attention probabilities
-        (B, N, T, T) float32)."""
-        attended = self.attend(x, attention_bias, training=training, return_probabilities=return_attention)
-        if return_attention:
-            attended, probabilities = attended
-        x = self.attention_norm(x + self.attention_dropout(attended, training=training))
-        hidden = self.output_dense(gelu(self.intermediate(x)))
-        x = self.output_norm(x + self.output_dropout(hidden, training=training))
-        return (x, probabilities) if return_attention else x
+        (B, N, T, T) float32); with `cache` (see `attend`), (it, the updated cache)."""
+        with_extra = return_attention or cache is not None
+        result = self.attend(self.attention_norm(x) if self.pre_norm else x, attention_bias, training=training,
+                             return_probabilities=return_attention, cache=cache, cache_index=cache_index)
+        attended, extra = result if with_extra else (result, None)
+        x = x + self.attention_dropout(attended, training=training)
+        if self.pre_norm:
+            x = x + self.output_dropout(self.feed_forward(self.output_norm(x)), training=training)
+        else:
+            x = self.attention_norm(x)
+            x = self.output_norm(x + self.output_dropout(self.feed_forward(x), training=training))
+        return (x, extra) if with_extra else x
+
+    def feed_forward(self, x):
+        """The position-wise block: (B, T, H) -> (B, T, H)."""
+        return self.output_dense(self.activation(self.intermediate(x)))
 
 
 def attention_bias(input_mask):

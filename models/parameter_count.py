@@ -43,6 +43,14 @@ def sentence_order_head_parameters(c: EncoderConfig) -> int:
     return h * h + h + 2 * h + 2
 
 
+def causal_lm_parameters(c: EncoderConfig) -> int:
+    """GPT-2 (models.decoder): word and position tables, L pre-LN blocks, the final LayerNorm;
+    the logits reuse the word table."""
+    h = c.hidden_size
+    block = 4 * (h * h + h) + 2 * (h * c.intermediate_size) + c.intermediate_size + h + 4 * h
+    return (c.vocab_size + c.max_position_embeddings) * h + c.num_layers * block + 2 * h
+
+
 def parameter_counts(config: ModelConfig) -> dict:
     """Parameters of the pre-training model by part.
 
@@ -51,8 +59,12 @@ def parameter_counts(config: ModelConfig) -> dict:
     GDES also the embeddings' residuals (foldable into one table afterwards);
     generator: what only the generator adds (its encoder, unless it is the
     discriminator's, its own embeddings when untied, its masked-LM head, the
-    adversarial reward baseline); total: all trainable parameters.
+    adversarial reward baseline); total: all trainable parameters. A causal LM is all
+    "discriminator" (the model kept), with no generator.
     """
+    if config.objective == "causal_lm":  # one model: count it as the kept one
+        return {"discriminator": causal_lm_parameters(config.encoder), "generator": 0,
+                "total": causal_lm_parameters(config.encoder)}
     d, e = config.encoder, config.encoder.embedding_size
     discriminator = embedding_parameters(d) + stack_parameters(d, e)
     if config.sharing == "gdes":
