@@ -41,6 +41,11 @@ RUN_OUTPUTS = (CONFIG, TOKENIZER, VOCAB, SENTENCEPIECE_MODEL, LABELS, EVAL_RESUL
                "train", "eval", "dev*", "heldout", "milestones", "workers", "predictions", "seed_*")
 
 
+# What a data directory's examples are for (DataManifest.objective): ELECTRA's packed
+# `[CLS] A [SEP] B [SEP]` examples (every masked objective), or a causal LM's token blocks.
+ELECTRA_DATA, CAUSAL_LM_DATA = "electra", "causal_lm"
+
+
 class RunFilesError(UserError):
     """A run or data directory that is missing, incomplete, malformed or of another kind."""
 
@@ -87,7 +92,8 @@ def _fields(cls, data: dict, path: str, **extra):
 class TokenizerSettings:
     """How text becomes the model's input ids: the vocabulary (its kind, size and content
     fingerprint), BERT's uncased normalisation if `lowercase`, the special tokens' ids
-    {pad, unk, cls, sep, mask} and the longest input in tokens."""
+    ({pad, unk, cls, sep, mask}; {eos} for a causal LM's byte-level BPE) and the longest input
+    in tokens (a causal LM's context)."""
     kind: str  # vocabulary.WORDPIECE or vocabulary.SENTENCEPIECE
     vocab_size: int
     special_token_ids: dict
@@ -195,17 +201,20 @@ class Shard:
 
 @dataclasses.dataclass(frozen=True)
 class Split:
-    """One split's counts; `pattern` (e.g. train-*) and shards are relative to the directory."""
+    """One split's counts; `pattern` (e.g. train-*) and shards are relative to the directory;
+    tokens_dropped: causal LM data, the work units' last partial blocks."""
     examples: int
     tokens: int = 0
     documents: int = 0
     pattern: str = ""
     shards: tuple[Shard, ...] = ()
+    tokens_dropped: int = 0
 
 
 # The manifest's top-level counts; what else it holds besides tokenizer fields and splits is
 # how the job was run (seed, inputs, format, filters), kept as `job`.
-_COUNTS = ("documents_read", "documents_written", "documents_skipped", "examples", "tokens", "dead_letters")
+_COUNTS = ("documents_read", "documents_written", "documents_skipped", "examples", "tokens", "dead_letters",
+           "tokens_dropped")
 _TOKENIZER_KEYS = ("special_token_ids", "lowercase", "max_seq_length", "vocab_size", "vocab_fingerprint",
                    "tokenizer", "vocab_file")
 
@@ -213,7 +222,10 @@ _TOKENIZER_KEYS = ("special_token_ids", "lowercase", "max_seq_length", "vocab_si
 @dataclasses.dataclass(frozen=True)
 class DataManifest:
     """manifest.json of a data directory: what trainers need to read its records and how they
-    were made. `directory` is where it was read from (not written)."""
+    were made. `directory` is where it was read from (not written). objective: ELECTRA_DATA, or
+    CAUSAL_LM_DATA (records of max_seq_length + 1 input_ids; tokens_dropped counts the tokens
+    left out at the ends of work units). Files of ELECTRA data keep their layout from before
+    these two fields (so their fingerprints do not change)."""
     tokenizer: TokenizerSettings
     splits: dict  # {split name: Split}
     documents_read: int = 0
@@ -222,6 +234,8 @@ class DataManifest:
     examples: int = 0
     tokens: int = 0
     dead_letters: int = 0
+    tokens_dropped: int = 0
+    objective: str = ELECTRA_DATA
     job: dict = dataclasses.field(default_factory=dict)
     directory: str = dataclasses.field(default="", compare=False)
 
@@ -250,10 +264,15 @@ class DataManifest:
         tokenizer = {"type": t.kind, "vocab_file": VOCAB}
         if t.file != VOCAB:
             tokenizer["model_file"] = t.file
+        causal = self.objective == CAUSAL_LM_DATA
         splits = {name: dict(dataclasses.asdict(split), shards=[dataclasses.asdict(s) for s in split.shards])
                   for name, split in self.splits.items()}
         counts = {name: getattr(self, name) for name in _COUNTS}
-        return dict(self.job, **counts, splits=splits, special_token_ids=dict(t.special_token_ids),
+        if not causal:
+            counts.pop("tokens_dropped")
+            for split in splits.values():
+                split.pop("tokens_dropped")
+        return dict(self.job, **counts, splits=splits, **({"objective": self.objective} if causal else {}), special_token_ids=dict(t.special_token_ids),
                     lowercase=t.lowercase, max_seq_length=t.max_seq_length, vocab_size=t.vocab_size,
                     vocab_fingerprint=t.vocab_fingerprint, vocab_file=VOCAB, tokenizer=tokenizer)
 
@@ -267,8 +286,11 @@ class DataManifest:
             splits[name] = _fields(Split, dict(split, shards=shards), path)
         if "train" not in splits:
             raise RunFilesError(f"{path}: no train split; data must come from pipelines.build_pretraining_data")
-        job = {k: v for k, v in data.items() if k not in _COUNTS + _TOKENIZER_KEYS + ("splits",)}
-        return cls(TokenizerSettings.from_dict(data, path), splits, job=job, directory=directory,
+        job = {k: v for k, v in data.items() if k not in _COUNTS + _TOKENIZER_KEYS + ("splits", "objective")}
+        objective = data.get("objective", ELECTRA_DATA)
+        if objective not in (ELECTRA_DATA, CAUSAL_LM_DATA):
+            raise RunFilesError(f"{path}: unknown objective {objective!r}")
+        return cls(TokenizerSettings.from_dict(data, path), splits, job=job, directory=directory, objective=objective,
                    **{k: data[k] for k in _COUNTS if k in data})
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import re
 
 import sentencepiece
 
@@ -25,6 +26,8 @@ _SPECIAL_KEYS = {"pad": PAD, "unk": UNK, "cls": CLS, "sep": SEP, "mask": MASK}
 _SENTENCEPIECE_SPECIALS = {"pad": (PAD, "<pad>"), "unk": (UNK, "<unk>"), "cls": (CLS,),
                            "sep": (SEP,), "mask": (MASK,)}
 WORDPIECE, SENTENCEPIECE = "wordpiece", "sentencepiece"
+# GPT-2's end-of-text token: the document separator of a causal LM's byte-level BPE vocabulary.
+EOS = "<|endoftext|>"
 
 
 def parse_vocab(text: str) -> list[str]:
@@ -54,9 +57,11 @@ def special_token_ids(vocab: list[str]) -> dict[str, int]:
 
 
 def sentencepiece_special_ids(pieces: list[str], model_path: str) -> dict[str, int]:
-    """Special ids of a SentencePiece model: its pieces [PAD] or <pad>, [UNK]
-    or <unk>, [CLS], [SEP], [MASK]."""
+    """Special ids of a SentencePiece model: {"eos"} for a causal LM's byte-level BPE (it has
+    the piece <|endoftext|>), else its pieces [PAD] or <pad>, [UNK] or <unk>, [CLS], [SEP], [MASK]."""
     index = {piece: i for i, piece in enumerate(pieces)}
+    if EOS in index:
+        return {"eos": index[EOS]}
     special, missing = {}, []
     for key, names in _SENTENCEPIECE_SPECIALS.items():
         found = [index[n] for n in names if n in index]
@@ -68,6 +73,22 @@ def sentencepiece_special_ids(pieces: list[str], model_path: str) -> dict[str, i
         raise ValueError(f"SentencePiece model {model_path} lacks pieces {missing}; train "
                          "one with `python -m pipelines.build_vocab --model=sentencepiece`")
     return special
+
+
+def piece_byte_lengths(pieces: list[str]) -> list[int]:
+    """UTF-8 bytes of the text each piece stands for: 1 for a byte piece (<0x41>), 0 for the
+    special and control pieces (<unk>, <|endoftext|>, [PAD], ...), else its text's bytes with
+    SentencePiece's word-start mark as a space and WordPiece's ## dropped."""
+    lengths = []
+    for piece in pieces:
+        if re.fullmatch(r"<0x[0-9A-F]{2}>", piece):
+            lengths.append(1)
+        elif piece in (EOS, "<unk>", "<pad>", "<s>", "</s>") or piece in RESERVED_TOKENS:
+            lengths.append(0)
+        else:
+            text = piece[2:] if piece.startswith("##") and len(piece) > 2 else piece
+            lengths.append(len(text.replace("\u2581", " ").encode("utf-8")))
+    return lengths
 
 
 def is_sentencepiece(path: str) -> bool:

@@ -1,13 +1,16 @@
-"""Builds ELECTRA pre-training TFRecords from Wikipedia dumps, books, web
-crawls (WARC / WET) or plain text (Beam job).
+"""Builds ELECTRA pre-training TFRecords (or a causal LM's token blocks) from
+Wikipedia dumps, books, web crawls (WARC / WET) or plain text (Beam job).
 
     python -m pipelines.build_pretraining_data --input=GLOB --output_dir=DIR \\
-        --vocab=vocab.txt|spm.model [--format=auto] [--max_seq_length=128] \\
+        --vocab=vocab.txt|spm.model [--objective=electra|causal_lm] [--format=auto] [--max_seq_length=128] \\
         [--lowercase|--no_lowercase] [--num_shards=8] [--heldout_percent=1.0] \\
         [--seed=12345] [--strict] [--quality_filter=auto|all|none] [BEAM OPTIONS]
 
 Writes DIR/train-SSSSS-of-NNNNN.tfrecord, DIR/heldout-..., DIR/manifest.json,
-DIR/vocab.txt and DIR/dead_letter.jsonl. Flags not listed here go to Beam's
+DIR/vocab.txt and DIR/dead_letter.jsonl. --objective=causal_lm (with a BPE
+vocabulary of `pipelines.build_vocab --model=bpe`) writes blocks of
+max_seq_length + 1 contiguous tokens, documents separated by <|endoftext|>, and
+keeps case unless --lowercase is given. Flags not listed here go to Beam's
 PipelineOptions (DirectRunner by default), e.g. `--direct_num_workers=2
 --direct_running_mode=multi_processing`, or `--runner=DataflowRunner ...`.
 """
@@ -36,8 +39,14 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
                         help="auto: from each file name (.xml[.bz2|.gz] wikipedia, "
                              ".warc[.gz] warc, .wet[.gz] wet, .txt[.gz|.bz2] text); "
                              "books: one book per file")
-    parser.add_argument("--max_seq_length", type=int, default=128)
-    parser.add_argument("--lowercase", dest="lowercase", action="store_true", default=True)
+    parser.add_argument("--objective", default=pretraining_data.ELECTRA,
+                        choices=(pretraining_data.ELECTRA, pretraining_data.CAUSAL_LM),
+                        help="electra: packed [CLS] A [SEP] B [SEP] examples (every masked objective); "
+                             "causal_lm: contiguous blocks of max_seq_length + 1 tokens")
+    parser.add_argument("--max_seq_length", type=int, default=128,
+                        help="tokens per example (causal_lm: the model's context; blocks hold one more)")
+    parser.add_argument("--lowercase", dest="lowercase", action="store_true", default=None,
+                        help="lower-case the text (default: on, except for --objective=causal_lm)")
     parser.add_argument("--no_lowercase", dest="lowercase", action="store_false")
     parser.add_argument("--num_shards", type=int, default=8, help="train shards")
     parser.add_argument("--heldout_percent", type=float, default=1.0,
@@ -59,6 +68,8 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
         parser.add_argument(f"--{field.name}", type=type(field.default), default=field.default,
                             help="quality filter threshold")
     args, beam_args = parser.parse_known_args(argv)
+    if args.lowercase is None:
+        args.lowercase = args.objective != pretraining_data.CAUSAL_LM
     for name, value in (("max_seq_length", args.max_seq_length), ("num_shards", args.num_shards),
                         ("max_document_bytes", args.max_document_bytes),
                         ("split_mb", args.split_mb)):
@@ -75,7 +86,7 @@ def job_config(args: argparse.Namespace) -> pretraining_data.JobConfig:
         num_shards=args.num_shards, heldout_percent=args.heldout_percent, seed=args.seed,
         input_format=args.format, max_document_bytes=args.max_document_bytes,
         split_bytes=int(args.split_mb * 2**20), strict=args.strict,
-        quality_formats=args.quality_filter,
+        quality_formats=args.quality_filter, objective=args.objective,
         quality_filter=quality.QualityFilter(**{
             f.name: getattr(args, f.name) for f in dataclasses.fields(quality.QualityFilter)}))
 
@@ -126,8 +137,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"      {manifest.dead_letters} bad input item(s) listed in "
               f"{args.output_dir}/{pretraining_data.DEAD_LETTER}")
     for name, split in manifest.splits.items():
+        dropped = (f", {split.tokens_dropped} tokens dropped at the ends of work units"
+                   if manifest.objective == pretraining_data.CAUSAL_LM else "")
         print(f"      {name}: {split.documents} documents, {split.examples} examples, "
-              f"{split.tokens} tokens ({args.output_dir}/{split.pattern})")
+              f"{split.tokens} tokens{dropped} ({args.output_dir}/{split.pattern})")
     return 0
 
 

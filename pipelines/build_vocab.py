@@ -1,8 +1,8 @@
-"""Learns a BERT WordPiece vocab or a SentencePiece model from the same
-sources as the pre-training data.
+"""Learns a BERT WordPiece vocab, a SentencePiece model or a causal LM's byte-level
+BPE from the same sources as the pre-training data.
 
-    python -m pipelines.build_vocab --input=GLOB --output=vocab.txt|spm.model \
-        --vocab_size=N [--model=wordpiece|sentencepiece] [--format=auto] \
+    python -m pipelines.build_vocab --input=GLOB --output=vocab.txt|spm.model|bpe.model \
+        --vocab_size=N [--model=wordpiece|sentencepiece|bpe] [--format=auto] \
         [--lowercase|--no_lowercase] [--max_documents=N] [--heldout_percent=1.0] \
         [--workers=N]
 
@@ -18,7 +18,12 @@ number of distinct words, not with the corpus) by --workers processes, one
 unit (a file, or SPLIT_BYTES of a large splittable one) at a time, and
 `wordpiece_learner` learns the vocab from the counts; the counts, hence the
 vocab, do not depend on --workers. SentencePiece: the sentences stream into
-its trainer, which samples up to 2M of them.
+its trainer, which samples up to 2M of them. BPE (for causal LMs, GPT-2's
+kind): a SentencePiece BPE model with byte fallback, so every text maps to
+known pieces (a character it lacks becomes its UTF-8 bytes), with no
+normalisation and case kept (--lowercase is off unless given); id 0 is <unk>
+(never produced), id 1 the control token <|endoftext|> that separates
+documents, then the 256 byte pieces and the merges.
 """
 import collections
 import contextlib
@@ -205,6 +210,23 @@ def learn_sentencepiece(lines: Iterable[str], vocab_size: int, lowercase: bool) 
     return writer.getvalue()
 
 
+BPE = "bpe"
+
+
+def learn_bpe(lines: Iterable[str], vocab_size: int, lowercase: bool) -> bytes:
+    """A serialized byte-level BPE SentencePiece model of non-empty text lines (see the module doc)."""
+    writer = io.BytesIO()
+    sentencepiece.SentencePieceTrainer.train(
+        sentence_iterator=iter(_lowercased(lines) if lowercase else lines),
+        model_writer=writer, vocab_size=vocab_size, model_type="bpe", byte_fallback=True,
+        unk_id=0, unk_piece="<unk>", bos_id=-1, eos_id=-1, pad_id=-1, control_symbols=[vocabulary.EOS],
+        normalization_rule_name="identity", add_dummy_prefix=False, remove_extra_whitespaces=False,
+        allow_whitespace_only_pieces=True, split_digits=True, character_coverage=0.9995,
+        input_sentence_size=2_000_000, shuffle_input_sentence=True, num_threads=os.cpu_count() or 1,
+        minloglevel=2)
+    return writer.getvalue()
+
+
 def write_output(path: str, data: bytes, overwrite: bool, files) -> None:
     """Writes the learned vocabulary to `path`; an existing file is left as it is if it holds the
     same bytes, and replaced only with `overwrite`."""
@@ -227,9 +249,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="vocab.txt (wordpiece) or NAME.model (sentencepiece) to write")
     parser.add_argument("--vocab_size", type=int, default=30522)
     parser.add_argument("--model", default=vocabulary.WORDPIECE,
-                        choices=(vocabulary.WORDPIECE, vocabulary.SENTENCEPIECE))
+                        choices=(vocabulary.WORDPIECE, vocabulary.SENTENCEPIECE, BPE))
     parser.add_argument("--format", default="auto", choices=("auto",) + documents.FORMATS)
-    parser.add_argument("--lowercase", dest="lowercase", action="store_true", default=True)
+    parser.add_argument("--lowercase", dest="lowercase", action="store_true", default=None,
+                        help="lower-case the text (default: on, except for --model=bpe)")
     parser.add_argument("--no_lowercase", dest="lowercase", action="store_false")
     parser.add_argument("--max_documents", type=int, default=None)
     parser.add_argument("--heldout_percent", type=float, default=1.0,
@@ -251,8 +274,10 @@ def main(argv: list[str] | None = None) -> int:
                      "reserved tokens")
     if not 0 <= args.heldout_percent < 100:
         parser.error(f"--heldout_percent must be in [0, 100), got {args.heldout_percent}")
-    if (args.model == vocabulary.SENTENCEPIECE) != args.output.endswith(".model"):
-        parser.error("--output must end with .model exactly when --model=sentencepiece")
+    if (args.model != vocabulary.WORDPIECE) != args.output.endswith(".model"):
+        parser.error("--output must end with .model exactly when --model=sentencepiece or bpe")
+    if args.lowercase is None:
+        args.lowercase = args.model != BPE
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
     try:
@@ -271,13 +296,14 @@ def main(argv: list[str] | None = None) -> int:
     files = core_files.layer("beam")
     if os.path.dirname(args.output):
         files.makedirs(os.path.dirname(args.output))
-    if args.model == vocabulary.SENTENCEPIECE:
+    if args.model != vocabulary.WORDPIECE:
         lines = iter_sentences(units, reading, skipped)
         first = next(lines, None)
         if first is None:
             raise cli.UserError(f"no usable text in {paths} (skipped: {dict(skipped)})")
-        write_output(args.output, learn_sentencepiece(itertools.chain([first], lines), args.vocab_size,
-                                                      args.lowercase), args.overwrite, files)
+        learn = learn_bpe if args.model == BPE else learn_sentencepiece
+        write_output(args.output, learn(itertools.chain([first], lines), args.vocab_size, args.lowercase),
+                     args.overwrite, files)
         print(f"read the sentences in {time.time() - start:.1f}s (skipped: {dict(skipped)})")
         size = len(vocabulary.read(args.output, files).pieces)
     else:

@@ -1,4 +1,5 @@
-"""Beam job library: corpora -> packed ELECTRA TFRecords, manifest, dead letters.
+"""Beam job library: corpora -> packed ELECTRA TFRecords (or a causal LM's token blocks),
+manifest, dead letters.
 
 Stages:
 1. Match files, cut them into work units (`formats.plan_units`).
@@ -12,7 +13,12 @@ Stages:
    batches of documents), pack (never across documents), split whole
    documents into train/heldout by a stable hash of the document id, and
    write examples round-robin into per-unit temporary shard files and dead
-   letters into a per-unit temporary file. Each unit emits one element: its
+   letters into a per-unit temporary file. With objective causal_lm a
+   document's paragraphs are joined by newlines and tokenized whole, and each
+   split's documents of the unit, each followed by the end-of-text token,
+   are cut into contiguous blocks of max_seq_length + 1 tokens
+   (pipelines.blocks); the unit's last partial block is dropped and counted
+   (tokens_dropped). Each unit emits one element: its
    counts and the names of its temporary files.
 4. Finalize: one combine sums the units' counts and gathers their file
    names; then each shard's temporary files are concatenated in unit order
@@ -62,13 +68,14 @@ from apache_beam.metrics.metric import MetricsFilter
 
 from core import files as core_files
 from core import run_files, vocabulary
-from pipelines import documents, formats, inputs, packing, quality, sentences
+from pipelines import blocks, documents, formats, inputs, packing, quality, sentences
 
 TRAIN, HELDOUT = "train", "heldout"
 DEAD_LETTER = "dead_letter.jsonl"
 TEMP_DIR = "_pretraining_data_temporary"
 METRICS_NAMESPACE = "pretraining_data"
 QUALITY_AUTO, QUALITY_ALL, QUALITY_NONE = "auto", "all", "none"
+ELECTRA, CAUSAL_LM = run_files.ELECTRA_DATA, run_files.CAUSAL_LM_DATA  # what the examples are for
 _DEAD = "dead_letter"  # kind of temporary file, beside the splits
 _SHARD = "{split}-{shard}-of-{of}.tfrecord"  # shard and of: 5 digits
 _BATCH_LINES = 4096  # sentences tokenized per TF call
@@ -91,6 +98,7 @@ class JobConfig:
     quality_filter: quality.QualityFilter = quality.QualityFilter()
     quality_formats: str = QUALITY_AUTO  # auto: web formats only; all; none
     strict: bool = False  # bad input raises BadInputError instead of being skipped
+    objective: str = ELECTRA  # or CAUSAL_LM: blocks of max_seq_length + 1 tokens
 
     def shards(self) -> dict[str, int]:
         return {TRAIN: self.num_shards,
@@ -136,9 +144,9 @@ def _open_raw(path: str):
 
 def zero_counts() -> dict:
     """The counts of a job (or unit) that read nothing."""
-    split_counts = {"examples": 0, "tokens": 0, "documents": 0}
+    split_counts = {"examples": 0, "tokens": 0, "documents": 0, "tokens_dropped": 0}
     return {"documents_read": 0, "documents_written": 0, "documents_skipped": {},
-            "examples": 0, "tokens": 0, "dead_letters": 0,
+            "examples": 0, "tokens": 0, "dead_letters": 0, "tokens_dropped": 0,
             "splits": {TRAIN: dict(split_counts), HELDOUT: dict(split_counts)},
             "shards": {TRAIN: {}, HELDOUT: {}}}
 
@@ -247,6 +255,7 @@ class UnitToExamplesFn(beam.DoFn):
         self._config = config
         self._output_dir = output_dir
         self._tokenizer = self._records = None
+        self._streams = {}  # causal LM: {split: blocks.BlockStream} of the unit being read
 
     def setup(self):
         # TensorFlow loads here, in the workers: the launching process never imports it.
@@ -279,6 +288,8 @@ class UnitToExamplesFn(beam.DoFn):
             reason = self._config.quality_filter.reason(paragraphs)
             if reason:
                 return reason
+        if self._config.objective == CAUSAL_LM:
+            return ["\n".join(paragraphs)]
         return [s for p in paragraphs for s in sentences.split_sentences(p)]
 
     def _write_batch(self, batch, files: _UnitFiles, counts: dict):
@@ -299,22 +310,30 @@ class UnitToExamplesFn(beam.DoFn):
             except Exception as error:  # one bad document must never fail the job
                 self._skip(document.skip(documents.PAGE_ERROR, repr(error)), counts, files)
 
+    def _records_of(self, document, sentence_ids, split) -> list[tuple[bytes, int]] | None:
+        """(serialized example, its tokens) of the document (None: it has no tokens)."""
+        config, special = self._config, self._tokenizer.special_ids
+        if config.objective == CAUSAL_LM:
+            if not sentence_ids[0]:
+                return None
+            return [(self._records.serialize_block(block), len(block))
+                    for block in self._streams[split].add(sentence_ids[0])]
+        examples = packing.pack_document(sentence_ids, config.max_seq_length, special["cls"], special["sep"],
+                                         packing.document_rng(config.seed, document.doc_id))
+        return [(self._records.serialize_example(input_ids, segment_ids, config.max_seq_length), len(input_ids))
+                for input_ids, segment_ids in examples] or None
+
     def _write_document(self, document, sentence_ids, files, counts):
-        special = self._tokenizer.special_ids
-        examples = packing.pack_document(sentence_ids, self._config.max_seq_length,
-                                         special["cls"], special["sep"],
-                                         packing.document_rng(self._config.seed, document.doc_id))
-        if not examples:
+        split = split_of(document.doc_id, self._config.heldout_percent)
+        examples = self._records_of(document, sentence_ids, split)
+        if examples is None:
             self._skip(document.skip(documents.NO_TOKENS), counts, files)
             return
-        split = split_of(document.doc_id, self._config.heldout_percent)
         shard_counts = {}
-        for input_ids, segment_ids in examples:
-            record = self._records.serialize_example(input_ids, segment_ids,
-                                                     self._config.max_seq_length)
+        for record, length in examples:
             shard = f"{files.write(split, record):05d}"
-            add_counts(shard_counts, {shard: {"examples": 1, "tokens": len(input_ids)}})
-        tokens = sum(len(input_ids) for input_ids, _ in examples)
+            add_counts(shard_counts, {shard: {"examples": 1, "tokens": length}})
+        tokens = sum(length for _, length in examples)
         add_counts(counts, {
             "documents_read": 1, "documents_written": 1, "examples": len(examples),
             "tokens": tokens, "shards": {split: shard_counts},
@@ -335,6 +354,10 @@ class UnitToExamplesFn(beam.DoFn):
         counts = zero_counts()
         files = _UnitFiles(self._output_dir, unit, self._config.shards(),
                            self._records.open_writer)
+        if self._config.objective == CAUSAL_LM:
+            self._streams = {split: blocks.BlockStream(self._config.max_seq_length + 1,
+                                                       self._tokenizer.special_ids["eos"])
+                             for split in (TRAIN, HELDOUT)}
         batch, batch_lines = [], 0
         for item in formats.read_unit(unit, _open_raw, self._config.max_document_bytes):
             if isinstance(item, documents.Skip):
@@ -358,6 +381,9 @@ class UnitToExamplesFn(beam.DoFn):
                 self._write_batch(batch, files, counts)
                 batch, batch_lines = [], 0
         self._write_batch(batch, files, counts)
+        for split, stream in self._streams.items():
+            add_counts(counts, {"tokens_dropped": stream.tail, "splits": {split: {"tokens_dropped": stream.tail}}})
+            self._counter("tokens_dropped", stream.tail)
         print(f"      unit {unit.path} [{unit.start}, {unit.end}): "
               f"{counts['documents_written']}/{counts['documents_read']} documents written, "
               f"{counts['examples']} examples", file=sys.stderr, flush=True)
@@ -399,7 +425,8 @@ def _finalize(counts_and_files: tuple[dict, list], output_dir: str, config: JobC
     if vocab.kind == vocabulary.SENTENCEPIECE:
         _concatenate([config.vocab_path], FileSystems.join(output_dir, run_files.SENTENCEPIECE_MODEL))
     manifest = run_files.DataManifest(
-        tokenizer, splits, job=job, **{k: v for k, v in counts.items() if k not in ("shards", "splits")})
+        tokenizer, splits, job=job, objective=config.objective,
+        **{k: v for k, v in counts.items() if k not in ("shards", "splits")})
     run_files.write_manifest(output_dir, manifest, files_layer)
     return manifest.to_dict()
 
@@ -407,7 +434,15 @@ def _finalize(counts_and_files: tuple[dict, list], output_dir: str, config: JobC
 def _static_fields(config: JobConfig, input_patterns: list[str]) -> tuple[run_files.TokenizerSettings, dict]:
     """(tokenizer settings, how the job runs): the manifest's fields known before the run; validates the vocab."""
     vocab = vocabulary.read(config.vocab_path, core_files.layer("beam"))
-    if vocab.special_ids["pad"] != 0:
+    if config.objective == CAUSAL_LM:
+        if "eos" not in vocab.special_ids:
+            raise ValueError(f"--objective={CAUSAL_LM} needs a byte-level BPE vocabulary with the end-of-text "
+                             f"token {vocabulary.EOS}; {config.vocab_path} has none (learn one with "
+                             "`python -m pipelines.build_vocab --model=bpe`)")
+    elif "pad" not in vocab.special_ids:
+        raise ValueError(f"{config.vocab_path} is a causal LM's vocabulary (it has {vocabulary.EOS}, not [PAD], "
+                         f"[CLS], [SEP], [MASK]); use it with --objective={CAUSAL_LM}")
+    elif vocab.special_ids["pad"] != 0:
         raise ValueError(f"[PAD] must be id 0 (padding is 0) but is "
                          f"{vocab.special_ids['pad']} in {config.vocab_path}")
     tokenizer = run_files.TokenizerSettings.of_vocabulary(vocab, config.lowercase, config.max_seq_length)
@@ -443,12 +478,12 @@ def claim_output_dir(output_dir: str, config: JobConfig, tokenizer: run_files.To
     if os.path.isfile(output_dir):
         raise run_files.RunFilesError(f"--output_dir {output_dir} is a file; give a directory")
     files_layer = core_files.layer("beam")
-    record = json.loads(json.dumps(dict(job, tokenizer=tokenizer.to_dict())))  # as the manifest holds it
+    record = json.loads(json.dumps(dict(job, tokenizer=tokenizer.to_dict(), objective=config.objective)))
     marker = FileSystems.join(output_dir, TEMP_DIR, run_files.JOB)
     if FileSystems.exists(FileSystems.join(output_dir, run_files.MANIFEST)):
         try:
             done = run_files.read_manifest(output_dir, files_layer)
-            recorded = dict(done.job, tokenizer=done.tokenizer.to_dict())
+            recorded = dict(done.job, tokenizer=done.tokenizer.to_dict(), objective=done.objective)
         except run_files.RunFilesError as err:
             done, recorded = None, {"manifest": str(err)}
         if done is not None and recorded == record:
@@ -490,7 +525,8 @@ def metric_counts(result) -> dict[str, int] | None:
 def manifest_as_metrics(manifest: run_files.DataManifest) -> dict[str, int]:
     """The manifest's counts under the names of the job's Beam counters."""
     names = {"documents_read": manifest.documents_read, "documents_written": manifest.documents_written,
-             "examples": manifest.examples, "tokens": manifest.tokens, "dead_letters": manifest.dead_letters}
+             "examples": manifest.examples, "tokens": manifest.tokens, "dead_letters": manifest.dead_letters,
+             "tokens_dropped": manifest.tokens_dropped}
     names.update({f"documents_skipped_{reason}": n for reason, n in manifest.documents_skipped.items()})
     for name, split in manifest.splits.items():
         names.update({f"{name}_{key}": getattr(split, key) for key in ("documents", "examples", "tokens")})

@@ -27,6 +27,13 @@ def serialize_example(input_ids: list[int], segment_ids: list[int], max_seq_leng
     return example.SerializeToString(deterministic=True)
 
 
+def serialize_block(input_ids: list[int]) -> bytes:
+    """A causal LM's block (pipelines.blocks) as a tf.train.Example with the one int64 feature
+    input_ids, in deterministic bytes."""
+    feature = {"input_ids": tf.train.Feature(int64_list=tf.train.Int64List(value=input_ids))}
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString(deterministic=True)
+
+
 def open_writer(path: str) -> tf.io.TFRecordWriter:
     """A TFRecord writer of `path` (local or gs://, ...); `.write(bytes)`, `.close()`."""
     return tf.io.TFRecordWriter(path)
