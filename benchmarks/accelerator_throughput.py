@@ -17,7 +17,6 @@ formula of `train_throughput.py`); model FLOP utilisation divides them by
 `--peak_tflops`, by default the dense bf16/fp32 peak of a known chip (else
 unreported).
 """
-import argparse
 import json
 import os
 import statistics
@@ -30,8 +29,9 @@ import jax  # noqa: E402
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
+from benchmarks.flags import preset_config, require_positive  # noqa: E402
 from benchmarks.model_flops import FLOP_FORMULA, train_flops_per_sequence  # noqa: E402
-from configs import get_config  # noqa: E402
+from core import cli  # noqa: E402
 from models.pretrainer import ElectraPretrainer  # noqa: E402
 from models.rtd_loss import LOSS_COUNTS, replica_loss, rtd_metrics, rtd_statistics  # noqa: E402
 from trainers.optimization import make_optimizer  # noqa: E402
@@ -85,8 +85,8 @@ def peak_tflops(device, precision: str):
     return None
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def main(argv=None) -> int:
+    p = cli.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--config", default="small", choices=("tiny", "small", "base"))
     p.add_argument("--precision", default="bf16", choices=sorted(PRECISIONS))
     p.add_argument("--batch_size", type=int, default=0, help="default: the config's")
@@ -96,15 +96,17 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--peak_tflops", type=float, default=0.0, help="default: the chip's, if known")
     args = p.parse_args(argv)
+    require_positive(args, "steps", "repeats", "max_predictions")
+    for name in ("batch_size", "peak_tflops"):
+        if getattr(args, name) < 0:
+            raise cli.UserError(f"--{name} must not be negative (0: the default), got {getattr(args, name)}")
+    if args.max_predictions > SEQ - 2:
+        raise cli.UserError(f"--max_predictions={args.max_predictions}: a row has {SEQ - 2} maskable tokens")
     overrides = [f"model.max_predictions_per_seq={args.max_predictions}", "train.warmup_steps=10",
                  f"train.precision={PRECISIONS[args.precision]}"]
     if args.batch_size:
         overrides.append(f"train.batch_size={args.batch_size}")
-    try:
-        config = get_config(args.config, overrides + args.override)
-    except ValueError as error:
-        print(f"accelerator_throughput.py: {error}", file=sys.stderr)
-        sys.exit(2)
+    config = preset_config(args.config, overrides + args.override)
     batch_size = config.train.batch_size
 
     keras.mixed_precision.set_global_policy(config.train.precision)
@@ -157,7 +159,8 @@ def main(argv=None):
         "peak_tflops": peak, "model_flops_utilization": achieved / (peak * 1e12) if peak else None,
         "first_step_loss": first_loss, "last_repeat_metrics": metrics, "flop_formula": FLOP_FORMULA,
     }, indent=2))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(cli.run(main))

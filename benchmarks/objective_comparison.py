@@ -35,10 +35,14 @@ import subprocess
 import sys
 import time
 
+from benchmarks.flags import preset_config, require_matches, require_positive
 from benchmarks.model_flops import FLOP_FORMULA, train_flops_per_sequence
-from configs import get_config
 from configs.presets import with_vocab_size
+from core import cli, run_files
 from core.run_files import find_manifest
+from pipelines.default_corpus import check_directory
+from trainers.results_table import load as load_results
+from trainers.tasks.labelled_files import read_labelled_texts
 
 OBJECTIVES = ("electra", "all_tokens_mlm", "replace_mlm", "electra_15", "mlm")
 # The paper's Table 5 (GLUE score, Base size) for the order these rows are printed in.
@@ -46,7 +50,7 @@ PAPER_GLUE = {"electra": 85.0, "all_tokens_mlm": 84.3, "replace_mlm": 82.4, "ele
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cli.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True, help="training TFRecords of pipelines.build_pretraining_data")
     p.add_argument("--eval_data", default="", help="held-out TFRecords (pre-training metrics)")
     add_downstream_arguments(p)
@@ -59,6 +63,12 @@ def parse_args(argv=None):
     unknown = set(args.objectives.split(",")) - set(OBJECTIVES)
     if unknown:
         p.error(f"unknown objectives {sorted(unknown)}; choose from {OBJECTIVES}")
+    try:
+        args.budgets = [int(b) for b in args.budgets.split(",")] if args.budgets else []
+    except ValueError:
+        p.error(f"--budgets={args.budgets}: expected comma-separated numbers of steps")
+    if any(b <= 0 for b in args.budgets):
+        p.error(f"--budgets must be positive, got {args.budgets}")
     return args
 
 
@@ -72,17 +82,35 @@ def add_downstream_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seeds", type=int, default=3)
 
 
+def check_inputs(args) -> run_files.DataManifest:
+    """What the runs will read and where they write, checked before the first one starts: the data,
+    the downstream files and their columns, the output directory and the numbers. Returns the data's
+    manifest."""
+    manifest = find_manifest(args.data)
+    if args.eval_data:
+        require_matches(args.eval_data, "--eval_data")
+    for path in (args.train_file, args.eval_file):
+        read_labelled_texts(path, args.text_columns.split(","), args.label_column)
+    require_positive(args, "seeds", "max_seq_length")
+    check_directory(args.output_dir, "--output_dir")
+    return manifest
+
+
 def config_for(preset: str, overrides: list[str], vocab_size: int):
-    return with_vocab_size(get_config(preset, overrides), vocab_size)
+    return with_vocab_size(preset_config(preset, overrides), vocab_size)
 
 
 def run(command: list[str], log_path: str) -> None:
-    """Runs `python -m ...` with its output in log_path; fails with the log's tail."""
+    """Runs `python -m ...` with its output in log_path. A user's mistake the command reports (status
+    2) is one with its message; another failure raises with the log's tail."""
     with open(log_path, "a") as log:
         done = subprocess.run([sys.executable, "-m", *command], stdout=log, stderr=subprocess.STDOUT)
     if done.returncode:
         with open(log_path) as log:
             tail = log.read()[-2000:]
+        if done.returncode == 2:  # its last line is "PROG: error: MESSAGE"
+            message = tail.strip().splitlines()[-1].split(": error: ", 1)[-1] if tail.strip() else "failed"
+            raise cli.UserError(f"{command[0]}: {message} (log: {log_path})")
         raise RuntimeError(f"{' '.join(command[:1])} failed (exit {done.returncode}); {log_path}:\n{tail}")
 
 
@@ -94,8 +122,7 @@ def finetune(args, init: str, model_dir: str, random_init: bool) -> dict:
              f"--text_columns={args.text_columns}", f"--label_column={args.label_column}",
              f"--override=task.max_seq_length={args.max_seq_length}", f"--seeds={args.seeds}"]
             + (["--random_init"] if random_init else []), model_dir + ".log")
-    with open(os.path.join(model_dir, "results.json")) as f:
-        runs = json.load(f)["summary"]["eval"]["accuracy"]["runs"]
+    runs = load_results(model_dir)["summary"]["eval"]["accuracy"]["runs"]
     return {"median": statistics.median(runs), "min": min(runs), "max": max(runs), "runs": runs}
 
 
@@ -110,8 +137,7 @@ def pretrain(args, objective: str, steps: int, warmup: int, model_dir: str) -> d
             + [f"--override={o}" for o in overrides], model_dir + ".log")
     if not os.path.exists(results):
         return {}
-    with open(results) as f:
-        metrics = json.load(f)
+    metrics = run_files.read_json(results)
     keep = ["mlm_accuracy", "most_frequent_token_accuracy"]
     if objective in ("electra", "electra_15", "all_tokens_mlm"):  # an RTD head (all_tokens_mlm: the copy gate)
         keep += ["disc_auc", "disc_loss", "constant_disc_loss"]
@@ -144,13 +170,16 @@ def text_table(result: dict) -> str:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    manifest = find_manifest(args.data)
+    manifest = check_inputs(args)
     vocab_size, length = manifest.vocab_size, manifest.max_seq_length
     base = config_for(args.config, args.override + ["model.objective=electra"], vocab_size)
-    budgets = [int(b) for b in args.budgets.split(",")] if args.budgets else [base.train.num_steps]
+    budgets = args.budgets or [base.train.num_steps]
     warmup_fraction = base.train.warmup_steps / base.train.num_steps
     batch = base.train.batch_size
     objectives = args.objectives.split(",")
+    per_step = {objective: batch * train_flops_per_sequence(config_for(  # every objective's config checked first
+        args.config, args.override + [f"model.objective={objective}"], vocab_size).model, length)
+        for objective in objectives}
     started = time.time()
     result = {"task": "classification", "seeds": args.seeds, "config": args.config, "overrides": args.override,
               "flop_formula": FLOP_FORMULA, "budgets": []}
@@ -159,14 +188,12 @@ def main(argv=None) -> int:
         total = budget * batch * train_flops_per_sequence(base.model, length)
         rows = []
         for objective in objectives:
-            per_step = batch * train_flops_per_sequence(config_for(
-                args.config, args.override + [f"model.objective={objective}"], vocab_size).model, length)
-            steps = max(1, round(total / per_step))
+            steps = max(1, round(total / per_step[objective]))
             model_dir = os.path.join(args.output_dir, f"{objective}_{budget}")
             print(f"[{time.time() - started:.0f}s] {objective}: {steps} steps", flush=True)
             held = pretrain(args, objective, steps, max(1, round(warmup_fraction * steps)), model_dir)
             accuracy = finetune(args, model_dir, model_dir + "_finetuned", random_init=False)
-            rows.append({"objective": objective, "steps": steps, "flops": steps * per_step, "heldout": held,
+            rows.append({"objective": objective, "steps": steps, "flops": steps * per_step[objective], "heldout": held,
                          "accuracy": accuracy})
         result["budgets"].append({"electra_steps": budget, "flops": total, "rows": rows})
     # Random initialisation of the same architecture (the run directory gives its sizes and vocabulary).
@@ -174,8 +201,7 @@ def main(argv=None) -> int:
     print(f"[{time.time() - started:.0f}s] random initialisation", flush=True)
     accuracy = finetune(args, os.path.join(args.output_dir, f"{objectives[0]}_{budgets[0]}"), random_dir, True)
     result["random_init"] = accuracy
-    with open(os.path.join(random_dir, "results.json")) as f:
-        result["majority_class_accuracy"] = json.load(f)["majority_class_accuracy"]["eval"]
+    result["majority_class_accuracy"] = load_results(random_dir)["majority_class_accuracy"]["eval"]
     result["seconds"] = round(time.time() - started)
     with open(os.path.join(args.output_dir, "comparison.json"), "w") as f:
         json.dump(result, f, indent=1)
@@ -185,4 +211,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli.run(main))

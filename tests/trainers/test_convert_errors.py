@@ -112,7 +112,8 @@ def test_runs_that_electra_formats_cannot_hold(tmp_path, capsys):
     run = str(tmp_path / "run")
     assert cli.run(convert.main, [f"--from={golden_dir('small')}", f"--to={run}"]) == 0
     capsys.readouterr()
-    assert f"{run} already holds checkpoints" in _error(capsys, f"--from={golden_dir('small')}", f"--to={run}")
+    assert f"--to {run} is not empty (it holds checkpoint, ckpt-0.data-00000-of-00001, ckpt-0.index, config.json ...)" \
+        in _error(capsys, f"--from={golden_dir('small')}", f"--to={run}")
     _edit_json(os.path.join(run, "data.json"), tokenizer={"type": "sentencepiece", "file": "spm.model"})
     line = _error(capsys, f"--from={run}", f"--to={tmp_path / 'hf'}")
     assert f"{run}/data.json: the sentencepiece tokenizer (spm.model) cannot be represented" in line

@@ -70,6 +70,9 @@ def imported_config(encoder: EncoderConfig, generator: GeneratorSizes | None, sh
     (default: the preset's) sizes the new one.
     """
     preset = SIZES[size_name(encoder) or "small"]()
+    if generator is not None and generator_size is not None:
+        raise ConversionError(f"{where}: --generator_size sizes a new generator, but this checkpoint has its own "
+                              "generator; leave --generator_size out")
     if generator is not None:
         generator_size = generator.hidden_size / encoder.hidden_size
     elif generator_size is None:

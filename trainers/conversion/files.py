@@ -12,7 +12,10 @@ def read_json(path: str, required: bool = False) -> dict:
     """The JSON object in `path`; {} for a missing file unless `required`."""
     if not required and not tf.io.gfile.exists(path):
         return {}
-    return run_files.read_json(path, error=ConversionError)
+    value = run_files.read_json(path, error=ConversionError)
+    if not isinstance(value, dict):
+        raise ConversionError(f"{path}: expected a JSON object, found {type(value).__name__}")
+    return value
 
 
 write_json = run_files.write_json
@@ -22,6 +25,8 @@ def read_vocab(path: str) -> tuple[str, ...]:
     """The tokens of a vocab.txt (line = id)."""
     if not tf.io.gfile.exists(path):
         raise ConversionError(f"{path} not found: give the vocabulary with --vocab")
+    if tf.io.gfile.isdir(path):
+        raise ConversionError(f"{path} is a directory: give the vocabulary file (vocab.txt) with --vocab")
     with tf.io.gfile.GFile(path, "rb") as f:
         try:
             return tuple(parse_vocab(f.read().decode("utf-8")))

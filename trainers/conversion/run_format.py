@@ -16,6 +16,7 @@ from core import run_files, vocabulary
 from trainers.checkpointing import model_state
 from trainers.conversion.converted_model import ConvertedModel, ConvertedTokenizer
 from trainers.conversion.errors import ConversionError
+from trainers.conversion.files import read_json
 from trainers.conversion.model_weights import check_convertible
 from trainers.model_loading import load_pretrainer
 
@@ -26,16 +27,20 @@ def is_run_directory(path: str) -> bool:
 
 def read(run_dir: str) -> ConvertedModel:
     """The pre-trained model of run `run_dir` (its latest checkpoint) with its tokenizer."""
+    if not is_run_directory(run_dir):
+        raise ConversionError(f"{run_dir}: not a run directory of trainers.pretrain or trainers.convert (no "
+                              f"{run_files.CONFIG} with {run_files.TOKENIZER})")
     config = run_files.read_config(run_dir)
     config_path = os.path.join(run_dir, run_files.CONFIG)
     if not isinstance(config, PretrainConfig):
         raise ConversionError(f"{config_path}: a fine-tuning run; convert the pre-trained run it started from")
     check_convertible(config.model, config_path)
+    tokenizer_path = os.path.join(run_dir, run_files.TOKENIZER)
+    recorded = run_files.TokenizerSettings.from_dict(read_json(tokenizer_path, required=True), tokenizer_path)
+    if recorded.kind != vocabulary.WORDPIECE:  # before its files are read: the kind alone rules it out
+        raise ConversionError(f"{tokenizer_path}: the {recorded.kind} tokenizer ({recorded.file}) cannot be "
+                              "represented: ELECTRA's formats hold BERT's WordPiece vocab.txt")
     settings = run_files.read_tokenizer(run_dir)
-    if settings.kind != vocabulary.WORDPIECE:
-        raise ConversionError(f"{os.path.join(run_dir, run_files.TOKENIZER)}: the {settings.kind} tokenizer "
-                              f"({settings.file}) cannot be represented: ELECTRA's formats hold BERT's "
-                              "WordPiece vocab.txt")
     model, _ = load_pretrainer(run_dir)
     vocab = run_files.read_vocabulary(run_dir, settings).pieces
     return ConvertedModel(config, model, ConvertedTokenizer(tuple(vocab), settings.lowercase, settings.max_seq_length))

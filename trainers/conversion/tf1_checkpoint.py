@@ -45,6 +45,20 @@ def checkpoint_prefix(path: str) -> str:
     return path
 
 
+def _reader(prefix: str):
+    try:
+        return tf.train.load_checkpoint(prefix)
+    except tf.errors.OpError as err:
+        raise ConversionError(f"{prefix}: not a readable checkpoint ({err})") from None
+
+
+def _tensor(reader, prefix: str, name: str) -> np.ndarray:
+    try:
+        return reader.get_tensor(name)
+    except (tf.errors.OpError, IndexError) as err:  # IndexError: a data file shorter than its index says
+        raise ConversionError(f"{prefix}: {name} cannot be read, the checkpoint is damaged ({err})") from None
+
+
 def _encoder_sizes(shapes: dict, scope: str, prefix: str) -> tuple[int, int, int]:
     """(hidden, FFN, layers) of the encoder under `scope`."""
     layers = {int(m.group(1)) for n in shapes if (m := re.match(rf"{scope}/encoder/layer_(\d+)/", n))}
@@ -59,7 +73,7 @@ def read(path: str, vocab: str | None = None, lowercase: bool | None = None, num
          generator_size: float | None = None) -> ConvertedModel:
     """Imports the TF1 checkpoint at `path` (prefix or directory) with its vocab.txt (or `vocab`)."""
     prefix = checkpoint_prefix(path)
-    reader = tf.train.load_checkpoint(prefix)
+    reader = _reader(prefix)
     shapes = {n: tuple(s) for n, s in reader.get_variable_to_shape_map().items() if not _NOT_WEIGHTS.search(n)}
     if WORD_EMBEDDINGS not in shapes:
         scopes = sorted({n.split("/")[0] for n in shapes})
@@ -109,7 +123,7 @@ def read(path: str, vocab: str | None = None, lowercase: bool | None = None, num
             continue  # the new generator keeps its initial weights
         if name not in shapes:
             raise ConversionError(f"{prefix}: no variable {name}")
-        assign(variable, reader.get_tensor(name), prefix, name, "the sizes of the checkpoint's first layer")
+        assign(variable, _tensor(reader, prefix, name), prefix, name, "the sizes of the checkpoint's first layer")
     unused = sorted(set(shapes) - set(names))
     if unused:
         raise ConversionError(f"{prefix}: variables not in an ELECTRA layout this converter knows: "
