@@ -26,6 +26,7 @@ GOLDEN = 0x9E3779B9  # 2**32 / golden ratio, odd: counter * GOLDEN is a bijectio
 MASK_SCORES, MASK_CHOICE, RANDOM_IDS, SAMPLE_KEYS, GUMBEL_NOISE = range(1, 6)
 SEGMENT_SWAP, SPAN_LENGTHS, SPAN_ORDER, SPAN_BOUNDARY = range(6, 10)
 DROPOUT = 10
+GENERATION = 11  # models.generation: sampling keys per (row seed, step)
 
 # Name of the SeedGenerator whose words key `row_keys` (models.pretrainer): one word per
 # batch, so micro-batches that re-use their batch's word draw what the whole batch would.

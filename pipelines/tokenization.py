@@ -110,6 +110,10 @@ class SentencePieceTextTokenizer(tf.Module):
         text = tf.strings.lower(text_input, encoding="utf-8") if self._lowercase else text_input
         return tf.cast(self._model.tokenize(text), tf.int64)
 
+    def detokenize(self, ids):
+        """Ids RaggedTensor [batch, pieces] -> strings [batch] (control tokens give no text)."""
+        return self._model.detokenize(tf.cast(ids, tf.int32))
+
 
 def make_text_tokenizer(path: str, lowercase: bool) -> TextTokenizer | SentencePieceTextTokenizer:
     """The in-graph tokenizer of a WordPiece vocab.txt (TextTokenizer;

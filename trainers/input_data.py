@@ -7,11 +7,12 @@ import numpy as np
 import tensorflow as tf
 
 FEATURES = ("input_ids", "input_mask", "segment_ids")
+BLOCK_FEATURES = ("input_ids",)  # a causal LM's blocks (pipelines.blocks), of max_seq_length + 1 tokens
 
 
-def parse_examples(serialized, max_seq_length: int) -> dict:
+def parse_examples(serialized, max_seq_length: int, features: tuple[str, ...] = FEATURES) -> dict:
     """Serialized tf.train.Examples (B,) -> {feature: (B, max_seq_length) int32}."""
-    spec = {name: tf.io.FixedLenFeature([max_seq_length], tf.int64) for name in FEATURES}
+    spec = {name: tf.io.FixedLenFeature([max_seq_length], tf.int64) for name in features}
     parsed = tf.io.parse_example(serialized, spec)
     return {name: tf.cast(value, tf.int32) for name, value in parsed.items()}
 
@@ -38,7 +39,8 @@ def corrupt_files(pattern: str) -> dict[str, tuple[int, int]]:
 
 def make_dataset(pattern: str, batch_size: int, max_seq_length: int, *, training: bool, seed: int,
                  shuffle_buffer: int = 10_000, input_context: tf.distribute.InputContext | None = None,
-                 record_limits: dict[str, int] | None = None) -> tf.data.Dataset:
+                 record_limits: dict[str, int] | None = None, features: tuple[str, ...] = FEATURES
+                 ) -> tf.data.Dataset:
     """Batches of `batch_size` (per input pipeline) examples.
 
     Training: this pipeline's shard of the files, shuffled, records interleaved
@@ -46,7 +48,8 @@ def make_dataset(pattern: str, batch_size: int, max_seq_length: int, *, training
     example exactly once, and the order is fixed by the seed (so the iterator
     state in a checkpoint resumes exactly). Evaluation: one ordered pass.
     record_limits: {file: n} reads only the first n records of those files
-    (the readable part of a corrupt file).
+    (the readable part of a corrupt file). features: the records' (FEATURES, or a causal LM's
+    BLOCK_FEATURES with max_seq_length its blocks' length).
     """
     files = sorted(tf.io.gfile.glob(pattern))
     if not files:
@@ -68,7 +71,7 @@ def make_dataset(pattern: str, batch_size: int, max_seq_length: int, *, training
     if training:
         ds = ds.shuffle(shuffle_buffer, seed=seed).repeat()
     ds = ds.batch(batch_size, drop_remainder=training)
-    ds = ds.map(lambda x: parse_examples(x, max_seq_length), num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.map(lambda x: parse_examples(x, max_seq_length, features), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
 
 

@@ -8,6 +8,7 @@ import tensorflow as tf
 from configs import FinetuneConfig, PretrainConfig
 from core import run_files
 from core.run_files import RunFilesError, TokenizerSettings
+from models.decoder import CausalLM
 from models.finetuning_model import FinetuningModel, copy_encoder_weights
 from models.pretrainer import ElectraPretrainer
 from trainers.checkpointing import require_checkpoint, restore_weights
@@ -35,6 +36,9 @@ def load_pretrainer(model_dir: str, checkpoint: str | None = None) -> tuple[Elec
     config = run_files.read_config(model_dir)
     if not isinstance(config, PretrainConfig):
         raise RunFilesError(f"{model_dir} is a fine-tuning run, not a pre-training run")
+    if config.model.objective == "causal_lm":
+        raise RunFilesError(f"{model_dir} is a causal language model (GPT-2); it has no ELECTRA generator or "
+                            "discriminator (use trainers.generate, trainers.fewshot, trainers.export)")
     tokenizer = run_files.read_tokenizer(model_dir)
     require_checkpoint(model_dir)
     pretrainer = ElectraPretrainer(config.model, tokenizer.special_token_ids)
@@ -42,6 +46,20 @@ def load_pretrainer(model_dir: str, checkpoint: str | None = None) -> tuple[Elec
     pretrainer({"input_ids": zeros, "input_mask": zeros, "segment_ids": zeros})
     print(f"restored {restore_weights(pretrainer, checkpoint or model_dir)}")
     return pretrainer, tokenizer
+
+
+def load_causal_lm(model_dir: str, checkpoint: str | None = None) -> tuple[CausalLM, TokenizerSettings]:
+    """The causal LM of run `model_dir` (trainers.pretrain with a causal_lm preset, or a converted
+    GPT-2) with its latest checkpoint's weights (or `checkpoint`'s), and the run's tokenizer settings."""
+    config = run_files.read_config(model_dir)
+    if not isinstance(config, PretrainConfig) or config.model.objective != "causal_lm":
+        raise RunFilesError(f"{model_dir} is not a causal language model run (model.objective causal_lm)")
+    tokenizer = run_files.read_tokenizer(model_dir)
+    require_checkpoint(model_dir)
+    model = CausalLM(config.model.encoder, name="causal_lm")
+    model(tf.zeros((1, 1), tf.int32))
+    print(f"restored {restore_weights(model, checkpoint or model_dir)}")
+    return model, tokenizer
 
 
 def load_finetuned(model_dir: str, beam_size: int = 20) -> FinetuningModel:

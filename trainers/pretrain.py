@@ -1,4 +1,5 @@
-"""ELECTRA pre-training: `python -m trainers.pretrain --config=tiny --data=GLOB --model_dir=DIR`.
+"""ELECTRA pre-training: `python -m trainers.pretrain --config=tiny --data=GLOB --model_dir=DIR`; a causal LM
+(GPT-2, GPT-3) with a causal_lm preset (gpt_tiny, gpt2, ...) on data of `--objective=causal_lm`.
 
 Writes to DIR: config.json (resolved), vocab.txt (and spm.model for
 SentencePiece data), data.json (tokenizer settings, for export), checkpoints,
@@ -20,6 +21,7 @@ from configs import ModelConfig, PretrainConfig, apply_overrides, get_config, wi
 from core import cli, run_files
 from core.cli import UserError
 from core.run_files import DataManifest
+from core.vocabulary import piece_byte_lengths
 from models.word_boundaries import continuation_flags
 from trainers import baselines
 from trainers.checkpointing import weights_only_checkpoint
@@ -27,13 +29,15 @@ from trainers.distribution import STRATEGIES, make_strategy, worker_input_contex
 from trainers.input_data import two_segment_fraction
 from trainers.loop import Trainer
 from trainers.model_loading import pretrained_run
+from trainers.tasks.causal_lm import CausalLMTask
 from trainers.tasks.pretraining import RTD_OBJECTIVES, PretrainingTask
 
 
 def parse_args(argv):
     p = cli.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--config", default=None,
-                   help="preset: tiny, small, base, large, albert_base, albert_large, albert_xlarge, albert_xxlarge "
+                   help="preset: tiny, small, base, large, albert_base, albert_large, albert_xlarge, albert_xxlarge; "
+                        "causal LMs gpt_tiny, gpt2, gpt2_medium, gpt2_large, gpt2_xl, gpt3_small ... gpt3_175b "
                         "(default: the config of the run in --model_dir, else of the --init_checkpoint run, else tiny)")
     p.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
                    help="dotted config override, repeatable, e.g. train.num_steps=1000")
@@ -87,6 +91,11 @@ def resolve_config(args, manifest: DataManifest) -> PretrainConfig:
             raise UserError(f"model.encoder.vocab_size={config.model.encoder.vocab_size}{source} but the data "
                              f"was tokenized with a vocabulary of {data_vocab}")
     config = with_vocab_size(config, data_vocab)
+    causal = config.model.objective == "causal_lm"
+    if causal != (manifest.objective == run_files.CAUSAL_LM_DATA):
+        wanted = "--objective=causal_lm" if causal else "the default --objective=electra"
+        raise UserError(f"model.objective={config.model.objective} but {manifest.directory} holds "
+                        f"{manifest.objective} data: build the data with {wanted}")
     if manifest.max_seq_length > config.model.encoder.max_position_embeddings:
         raise UserError(f"data max_seq_length {manifest.max_seq_length} exceeds "
                          f"max_position_embeddings {config.model.encoder.max_position_embeddings}")
@@ -150,6 +159,27 @@ def print_heldout_comparison(metrics: dict, objective: str) -> None:
               f"AUC {metrics['disc_auc']:.4f} +- {se:.4f} (1 s.e.; 0.5 = chance)")
 
 
+def print_language_model_comparison(metrics: dict) -> None:
+    """The held-out perplexity and bits per byte against the n-gram baselines."""
+    print(f"held-out ({metrics['tokens']:.0f} predicted tokens):")
+    for name in ("unigram", "bigram"):
+        ok = metrics["loss"] < metrics[f"{name}_loss"]
+        print(f"  perplexity {metrics['perplexity']:.2f} vs {name} {metrics[f'{name}_perplexity']:.2f}, bits per byte "
+              f"{metrics['bits_per_byte']:.4f} vs {metrics[f'{name}_bits_per_byte']:.4f} -> "
+              f"{'beats' if ok else 'DOES NOT beat'} it")
+    print(f"  next-token accuracy {metrics['accuracy']:.4f}")
+
+
+def make_task(args, config: PretrainConfig, manifest: DataManifest) -> PretrainingTask:
+    """The pre-training task of the config's objective, reading --data and --eval_data."""
+    common = dict(eval_pattern=args.eval_data, skip_corrupt_records=args.skip_corrupt_records,
+                  shard_examples=manifest.shard_examples())
+    if config.model.objective == "causal_lm":
+        pieces = run_files.read_vocabulary(manifest.directory, manifest.tokenizer).pieces
+        return CausalLMTask(config, args.data, manifest.max_seq_length, piece_byte_lengths(pieces), **common)
+    return PretrainingTask(config, manifest.special_token_ids, args.data, manifest.max_seq_length, **common)
+
+
 def skipped_records(skipped: dict) -> float:
     """Records left out of corrupt files (-1 for each file whose count the manifest lacks)."""
     return float(sum(-1 if s["records_lost"] is None else s["records_lost"] for s in skipped.values()))
@@ -176,9 +206,7 @@ def main(argv=None) -> int:
         run_files.record_job(args.model_dir, job)
     print(f"strategy {type(strategy).__name__} with {strategy.num_replicas_in_sync} replica(s); "
           f"data {manifest.splits['train'].examples} examples, vocab {manifest.vocab_size}")
-    task = PretrainingTask(config, manifest.special_token_ids, args.data, manifest.max_seq_length,
-                           eval_pattern=args.eval_data, skip_corrupt_records=args.skip_corrupt_records,
-                           shard_examples=manifest.shard_examples())
+    task = make_task(args, config, manifest)
     for path, skipped in task.skipped.items():
         lost = "the rest" if skipped["records_lost"] is None else f"{skipped['records_lost']} records"
         print(f"skipping corrupt records: {path} from byte {skipped['offset']} ({lost}; "
@@ -208,7 +236,10 @@ def main(argv=None) -> int:
             metrics["corrupt_files"] = task.skipped
         if chief:
             run_files.write_json(os.path.join(args.model_dir, run_files.EVAL_RESULTS), metrics)
-        print_heldout_comparison(metrics, config.model.objective)
+        if config.model.objective == "causal_lm":
+            print_language_model_comparison(metrics)
+        else:
+            print_heldout_comparison(metrics, config.model.objective)
     return 0
 
 

@@ -101,3 +101,59 @@ def write_word_task(path, count: int, seed: int = 0, pair: bool = False, header=
             texts = [words(bool(rng.integers(0, 2))), words(low)] if pair else [words(low)]
             writer.writerow(texts + ["low" if low else "high"])
     return str(path)
+
+
+def write_causal_data(directory: str, context: int = 16) -> str:
+    """Causal-LM data made by the Beam job from a small synthetic corpus: a byte-level BPE of 300
+    pieces (bpe.model) and blocks of context + 1 tokens; returns the directory."""
+    import io
+
+    import sentencepiece
+    from apache_beam.testing import test_pipeline
+
+    from pipelines import pretraining_data
+    rng = np.random.default_rng(0)
+    words = "the cat sat on a mat while dogs ran over hills and rivers under bright skies".split()
+    documents = [". ".join(" ".join(words[(s + k) % len(words)] for k in range(int(rng.integers(3, 9))))
+                           for s in rng.integers(0, len(words), 3)) + "." for _ in range(300)]
+    os.makedirs(directory, exist_ok=True)
+    with open(os.path.join(directory, "corpus.txt"), "w") as f:
+        f.write("\n\n".join(documents) + "\n")
+    writer = io.BytesIO()
+    sentencepiece.SentencePieceTrainer.train(
+        sentence_iterator=iter(documents), model_writer=writer, vocab_size=300, model_type="bpe",
+        byte_fallback=True, unk_id=0, unk_piece="<unk>", bos_id=-1, eos_id=-1, pad_id=-1,
+        control_symbols=[vocabulary.EOS], normalization_rule_name="identity", add_dummy_prefix=False,
+        remove_extra_whitespaces=False, minloglevel=2)
+    with open(os.path.join(directory, "bpe.model"), "wb") as f:
+        f.write(writer.getvalue())
+    config = pretraining_data.JobConfig(os.path.join(directory, "bpe.model"), max_seq_length=context, lowercase=False,
+                                        num_shards=2, heldout_percent=10, objective=pretraining_data.CAUSAL_LM)
+    pretraining_data.run(test_pipeline.TestPipeline(), [os.path.join(directory, "corpus.txt")],
+                         os.path.join(directory, "data"), config)
+    return os.path.join(directory, "data")
+
+
+@pytest.fixture(scope="session")
+def causal_data(tmp_path_factory):
+    return write_causal_data(str(tmp_path_factory.mktemp("causal")))
+
+
+# gpt_tiny shrunk to seconds per run on 2 CPU cores.
+GPT_TINY_OVERRIDES = [
+    "model.encoder.hidden_size=32", "model.encoder.embedding_size=32", "model.encoder.num_layers=2",
+    "model.encoder.num_heads=2", "model.encoder.intermediate_size=64", "model.encoder.max_position_embeddings=32",
+    "train.batch_size=8", "train.num_steps=12", "train.warmup_steps=2", "train.learning_rate=3e-3",
+    "train.log_every=4", "train.checkpoint_every=4", "train.shuffle_buffer=64", "train.eval_batches=4",
+]
+
+
+@pytest.fixture(scope="session")
+def causal_run(causal_data, tmp_path_factory):
+    """A tiny causal-LM run directory (40 steps): what generation, few-shot and export tests read."""
+    from trainers.pretrain import main as pretrain_main
+    model_dir = str(tmp_path_factory.mktemp("causal_run"))
+    overrides = [o for o in GPT_TINY_OVERRIDES if "num_steps" not in o] + ["train.num_steps=40"]
+    pretrain_main(["--config=gpt_tiny", "--data", os.path.join(causal_data, "train-*"), "--model_dir", model_dir,
+                   "--strategy", "cpu"] + [f"--override={o}" for o in overrides])
+    return model_dir

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.trainers.conftest import TINY_OVERRIDES, write_word_task
+from tests.trainers.conftest import GPT_TINY_OVERRIDES, TINY_OVERRIDES, write_word_task
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -18,6 +18,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 def _pretrain(data_dir, model_dir, overrides=()):
     args = ["trainers.pretrain", "--data", os.path.join(data_dir, "train-*"), "--model_dir", str(model_dir),
             "--strategy", "cpu"] + [f"--override={o}" for o in TINY_OVERRIDES + list(overrides)]
+    return _start(args)
+
+
+def _pretrain_causal_lm(data_dir, model_dir, overrides=()):
+    args = ["trainers.pretrain", "--config=gpt_tiny", "--data", os.path.join(data_dir, "train-*"), "--model_dir",
+            str(model_dir), "--strategy", "cpu"] + [f"--override={o}" for o in GPT_TINY_OVERRIDES + list(overrides)]
     return _start(args)
 
 
@@ -49,11 +55,14 @@ def _weights(model_dir):
     return {n: reader.get_tensor(n) for n in names}
 
 
-@pytest.mark.parametrize("kind", ["pretrain", "finetune"])
-def test_sigkill_at_a_random_step_then_resume_matches_an_uninterrupted_run(kind, tiny_data, pretrained_run, tmp_path):
+@pytest.mark.parametrize("kind", ["pretrain", "finetune", "causal_lm"])
+def test_sigkill_at_a_random_step_then_resume_matches_an_uninterrupted_run(kind, tiny_data, pretrained_run, causal_data,
+                                                                           tmp_path):
     steps = ["train.num_steps=60", "train.checkpoint_every=2", "train.log_every=2", "train.steps_per_loop=1"]
     if kind == "pretrain":
         run = lambda model_dir: _pretrain(tiny_data, model_dir, steps)  # noqa: E731
+    elif kind == "causal_lm":
+        run = lambda model_dir: _pretrain_causal_lm(causal_data, model_dir, steps)  # noqa: E731
     else:
         train = write_word_task(tmp_path / "train.csv", 40)
         options = steps + ["task.max_seq_length=16", "train.batch_size=8"]  # 60 steps: 12 epochs of 5 batches
