@@ -40,7 +40,7 @@ from benchmarks.model_flops import FLOP_FORMULA, train_flops_per_sequence
 from configs.presets import with_vocab_size
 from core import cli, run_files
 from core.run_files import find_manifest
-from pipelines.default_corpus import check_directory
+from core.files import check_directory
 from trainers.results_table import load as load_results
 from trainers.tasks.labelled_files import read_labelled_texts
 

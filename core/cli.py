@@ -30,11 +30,11 @@ def verbose(argv=None) -> bool:
 
 
 def running_entry_point() -> bool:
-    """Whether this process runs one of the project's entry points (`python -m pipelines.X` or
-    `trainers.X`), as opposed to a user's program or the tests importing the project."""
+    """Whether this process runs one of the project's entry points (`python -m pipelines.X`,
+    `trainers.X` or `benchmarks.X`), as opposed to a user's program or the tests importing the project."""
     argv = getattr(sys, "orig_argv", [])
     module = argv[argv.index("-m") + 1] if "-m" in argv[:-1] else ""
-    return module.startswith(("pipelines.", "trainers."))
+    return module.startswith(("pipelines.", "trainers.", "benchmarks."))
 
 
 def quiet_tensorflow(argv=None) -> None:

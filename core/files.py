@@ -7,16 +7,20 @@ imported until used: the Beam job's launcher never imports TensorFlow.
 from __future__ import annotations
 
 import dataclasses
-from typing import IO, Callable
+import os
+from typing import Callable
+
+from core.cli import UserError
 
 
 @dataclasses.dataclass(frozen=True)
 class Files:
-    """Binary file access: read(path) -> bytes, write(path, bytes), exists(path), makedirs(path),
-    glob(pattern) -> sorted paths."""
+    """Binary file access: read(path) -> bytes, write(path, bytes), exists(path), isdir(path),
+    makedirs(path), glob(pattern) -> sorted paths."""
     read: Callable[[str], bytes]
     write: Callable[[str, bytes], None]
     exists: Callable[[str], bool]
+    isdir: Callable[[str], bool]
     makedirs: Callable[[str], None]
     glob: Callable[[str], list[str]]
 
@@ -38,7 +42,8 @@ def _gfile() -> Files:
         except tf.errors.FailedPreconditionError as err:  # a file where a directory must be
             raise NotADirectoryError(f"{path}: {err.message}") from None
 
-    return Files(read, write, tf.io.gfile.exists, makedirs, lambda pattern: sorted(tf.io.gfile.glob(pattern)))
+    return Files(read, write, tf.io.gfile.exists, tf.io.gfile.isdir, makedirs,
+                 lambda pattern: sorted(tf.io.gfile.glob(pattern)))
 
 
 def _beam() -> Files:
@@ -60,7 +65,8 @@ def _beam() -> Files:
         if not FileSystems.exists(path):
             FileSystems.mkdirs(path)
 
-    return Files(read, write, FileSystems.exists, makedirs, glob)
+    # Object stores have no directories: only local paths can be one.
+    return Files(read, write, FileSystems.exists, os.path.isdir, makedirs, glob)
 
 
 _LAYERS: dict[str, Callable[[], Files]] = {"tensorflow": _gfile, "beam": _beam}
@@ -74,7 +80,13 @@ def layer(name: str = "tensorflow") -> Files:
     return _made[name]
 
 
-def opener(files: Files) -> Callable[[str], IO[bytes]]:
-    """path -> a binary file object holding the file's bytes (for readers that want a file)."""
-    import io
-    return lambda path: io.BytesIO(files.read(path))
+def check_directory(path: str, flag: str, files: Files | None = None) -> None:
+    """`path` (given with `flag`) must be a directory or not exist yet, nor lie under a file: one
+    UserError line otherwise."""
+    files = files or layer()
+    ancestor = path  # the nearest part of the path that exists
+    while ancestor and not files.exists(ancestor):
+        ancestor = os.path.dirname(ancestor.rstrip("/"))
+    if ancestor and not files.isdir(ancestor):
+        where = "is a file" if ancestor == path else f"is under {ancestor}, a file"
+        raise UserError(f"{flag} {path} {where}; give a directory")

@@ -26,6 +26,7 @@ import zipfile
 import zlib
 
 from core import cli
+from core.files import check_directory
 
 
 class FetchError(cli.UserError):
@@ -80,16 +81,6 @@ def _read_member(archive: str, member: str, inner_member: str = "") -> bytes:
         with tarfile.open(fileobj=io.BytesIO(data)) as inner:
             data = inner.extractfile(inner_member).read()
     return data
-
-
-def check_directory(path: str, flag: str) -> None:
-    """`path` (given with `flag`) must be a directory or not exist yet, nor be under a file."""
-    ancestor = path  # the nearest part of the path that exists
-    while ancestor and not os.path.exists(ancestor):
-        ancestor = os.path.dirname(ancestor.rstrip("/"))
-    if ancestor and not os.path.isdir(ancestor):
-        where = "is a file" if ancestor == path else f"is under {ancestor}, a file"
-        raise cli.UserError(f"{flag} {path} {where}; give a directory")
 
 
 def fetch(cache_dir: str, packaged: PackagedFile) -> str:

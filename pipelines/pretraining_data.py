@@ -475,9 +475,8 @@ def claim_output_dir(output_dir: str, config: JobConfig, tokenizer: run_files.To
     without a manifest (unless they are what a killed run of this same job left), is refused with
     one line naming what differs; `overwrite` deletes exactly those files and says so.
     """
-    if os.path.isfile(output_dir):
-        raise run_files.RunFilesError(f"--output_dir {output_dir} is a file; give a directory")
     files_layer = core_files.layer("beam")
+    core_files.check_directory(output_dir, "--output_dir", files_layer)
     record = json.loads(json.dumps(dict(job, tokenizer=tokenizer.to_dict(), objective=config.objective)))
     marker = FileSystems.join(output_dir, TEMP_DIR, run_files.JOB)
     if FileSystems.exists(FileSystems.join(output_dir, run_files.MANIFEST)):

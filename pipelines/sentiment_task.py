@@ -18,7 +18,8 @@ import tempfile
 import zlib
 
 from core import cli
-from pipelines.default_corpus import MOVIE_REVIEWS, check_directory, fetch
+from core.files import check_directory
+from pipelines.default_corpus import MOVIE_REVIEWS, fetch
 
 DEV_BUCKET, BUCKETS = 0, 10
 SPLITS = ("train", "dev")

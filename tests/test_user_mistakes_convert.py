@@ -42,7 +42,7 @@ def paths(tmp_path_factory) -> dict:
 
 CASES = {
     "from missing": (["--from={tmp}/none", "--to={tmp}/out"], ["{tmp}/none not found (--from"]),
-    "to is a file": (["--from={disc}", "--to={file}"], ["--to {file} is a file; give a new directory"]),
+    "to is a file": (["--from={disc}", "--to={file}"], ["--to {file} is a file; give a directory"]),
     "to under a file": (["--from={disc}", "--to={file}/run"], ["--to {file}/run is under {file}, a file"]),
     "to holds files": (["--from={disc}", "--to={data}"], ["--to {data} is not empty (it holds vocab.txt)"]),
     "truncated config.json": (["--from={truncated_config}", "--to={tmp}/out"],

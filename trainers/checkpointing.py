@@ -41,8 +41,9 @@ def restore_weights(model: keras.Model, path: str) -> str:
             .assert_existing_objects_matched()
     except (ValueError, AssertionError) as e:  # shapes or variables of another model (or code version)
         detail = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        detail = detail if len(detail) <= 200 else detail[:197] + "..."  # it may quote the values
         raise RunFilesError(f"{prefix}: checkpoint does not fit the model its run's config.json "
-                                f"describes: {detail}") from None
+                            f"describes: {detail}") from None
     for variable, value in seeds:
         variable.assign(value)
     return prefix

@@ -12,12 +12,12 @@ convert together; a discriminator alone gets a new generator for continued pre-t
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 import tensorflow as tf
 
 from core import cli
+from core.files import check_directory
 from trainers.conversion import huggingface, run_format, tf1_checkpoint
 from trainers.conversion.errors import ConversionError
 
@@ -67,13 +67,8 @@ def check_flags(args, source_format: str) -> None:
 
 def check_target(path: str) -> None:
     """--to must be a new directory (or an empty one), not a file nor under one."""
-    ancestor = path  # the nearest part of the path that exists
-    while ancestor and not tf.io.gfile.exists(ancestor):
-        ancestor = os.path.dirname(ancestor.rstrip("/"))
-    if ancestor and not tf.io.gfile.isdir(ancestor):
-        where = "is a file" if ancestor == path else f"is under {ancestor}, a file"
-        raise ConversionError(f"--to {path} {where}; give a new directory")
-    held = sorted(name.rstrip("/") for name in tf.io.gfile.listdir(path)) if ancestor == path else []
+    check_directory(path, "--to")
+    held = sorted(name.rstrip("/") for name in tf.io.gfile.listdir(path)) if tf.io.gfile.isdir(path) else []
     if held:
         raise ConversionError(f"--to {path} is not empty (it holds {', '.join(held[:4])}"
                               f"{' ...' if len(held) > 4 else ''}); convert into a new directory")

@@ -28,6 +28,7 @@ import tensorflow as tf
 
 from configs import FinetuneConfig, PretrainConfig
 from core import cli, run_files
+from core.files import check_directory
 from trainers.checkpointing import require_checkpoint
 from trainers.model_loading import load_finetuned, load_pretrainer
 from trainers.serving.classifier import TextClassifier
@@ -72,12 +73,7 @@ def serving_module(model_dir: str, config: PretrainConfig | FinetuneConfig) -> t
 def version_dir(base: str, version: int | None) -> str:
     """BASE/<version>: `version`, which must not exist, or one more than the highest in BASE.
     BASE must be a directory or not exist yet (nor be under a file)."""
-    ancestor = base  # the nearest part of the path that exists
-    while ancestor and not tf.io.gfile.exists(ancestor):
-        ancestor = os.path.dirname(ancestor.rstrip("/"))
-    if ancestor and not tf.io.gfile.isdir(ancestor):
-        where = "is a file" if ancestor == base else f"is under {ancestor}, a file"
-        raise ExportError(f"--output {base} {where}; give the model's base directory (new or of earlier versions)")
+    check_directory(base, "--output")
     existing = [int(name.rstrip("/")) for name in (tf.io.gfile.listdir(base) if tf.io.gfile.isdir(base) else [])
                 if name.rstrip("/").isdigit()]
     if version is None:

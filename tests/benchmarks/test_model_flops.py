@@ -1,5 +1,4 @@
 """The FLOP count of each pre-training objective, by hand for a small shape."""
-import pytest
 
 from benchmarks.model_flops import train_flops_per_sequence
 from configs import get_config

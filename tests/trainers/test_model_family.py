@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 from core.run_files import find_manifest
-from tests.trainers.conftest import SEQ, TINY_OVERRIDES, VOCAB, write_data
+from tests.trainers.conftest import TINY_OVERRIDES, VOCAB, write_data
 from tests.trainers.test_loop import make_trainer
 from tests.trainers.test_run_options import model_tensors, scalars
 from trainers.export import export

@@ -1,6 +1,5 @@
 """Objectives, two-stage training and step options through the real trainer (a few steps each)."""
 import math
-import os
 
 import numpy as np
 import pytest
