@@ -14,6 +14,9 @@ A run directory (trainers.pretrain, trainers.finetune, trainers.convert):
     job.json        JobRecord: the command and the identity of its inputs, so that a rerun
                     resumes only the job that made the directory
     ckpt-*, eval_results.json, results.json
+A SavedModel version (trainers.export):
+    assets.extra/run.json  what it serves: the run kind, task, labels and tokenizer settings
+                           (vocabulary fingerprint included), so versions of one model never mix
 
 A vocabulary is known by its content (TokenizerSettings.vocab_fingerprint), so data, runs and
 exports made with different vocabularies of one size never mix unnoticed.
@@ -34,6 +37,7 @@ from core.files import Files, layer
 CONFIG, TOKENIZER, VOCAB, SENTENCEPIECE_MODEL = "config.json", "data.json", "vocab.txt", "spm.model"
 LABELS, MANIFEST, EVAL_RESULTS, RESULTS = "labels.json", "manifest.json", "eval_results.json", "results.json"
 JOB = "job.json"
+EXPORT_RECORD = os.path.join("assets.extra", "run.json")
 OVERWRITE_FLAG = "--overwrite"
 # What trainers.pretrain and trainers.finetune write in a run directory (the loop: checkpoints,
 # TensorBoard folders named after the splits, kept milestones, other workers' checkpoints).
@@ -365,6 +369,27 @@ def read_labels(run_dir: str) -> list[str]:
 
 def write_labels(run_dir: str, labels) -> None:
     write_json(os.path.join(run_dir, LABELS), list(labels))
+
+
+# ------------------------------------------------------------------------------ export records
+
+
+def export_record(config, tokenizer: TokenizerSettings, labels) -> dict:
+    """What a SavedModel of a run serves: the kind of run, its task and labels, its tokenizer."""
+    task = config.task.name if isinstance(config, FinetuneConfig) else config.model.objective
+    return {"kind": run_kind(config), "task": task, "labels": list(labels) if labels else None,
+            "tokenizer": tokenizer.to_dict()}
+
+
+def write_export_record(saved_model_dir: str, record: dict) -> None:
+    layer().makedirs(os.path.dirname(os.path.join(saved_model_dir, EXPORT_RECORD)))
+    write_json(os.path.join(saved_model_dir, EXPORT_RECORD), record)
+
+
+def read_export_record(saved_model_dir: str) -> dict | None:
+    """The record of a SavedModel version; None for versions exported before records."""
+    path = os.path.join(saved_model_dir, EXPORT_RECORD)
+    return _json_object(path) if layer().exists(path) else None
 
 
 # -------------------------------------------------------------------------------- job records

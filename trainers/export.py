@@ -101,6 +101,27 @@ def readable_checkpoint(model_dir: str) -> str:
     return checkpoint
 
 
+def labels_of(model_dir: str, config) -> list[str] | None:
+    classifies = isinstance(config, FinetuneConfig) and not (config.task.is_regression or config.task.is_squad)
+    return run_files.read_labels(model_dir) if classifies else None
+
+
+def check_same_model(base: str, record: dict) -> None:
+    """The newest earlier version in `base` must serve the same kind of run, task, labels and
+    tokenizer (vocabulary fingerprint) as `record`: versions of one model never mix."""
+    versions = sorted((int(n.rstrip("/")) for n in (tf.io.gfile.listdir(base) if tf.io.gfile.isdir(base) else [])
+                       if n.rstrip("/").isdigit()), reverse=True)
+    for version in versions:
+        held = run_files.read_export_record(os.path.join(base, str(version)))
+        if held is None:
+            continue
+        if held != record:
+            flat = lambda r: {**{k: v for k, v in r.items() if k != "tokenizer"}, **r["tokenizer"]}  # noqa: E731
+            raise ExportError(f"--output {base}: version {version} serves another model "
+                              f"({run_files.differences(flat(held), flat(record))}); export to another --output")
+        return
+
+
 def export(model_dir: str, output: str, version: int | None = None) -> str:
     """Writes run `model_dir` as version `version` under `output` (see module doc); returns its directory.
     Everything the user gave is checked before the model is loaded; a failed export leaves `output` as it was."""
@@ -114,6 +135,8 @@ def export(model_dir: str, output: str, version: int | None = None) -> str:
     config = run_files.read_config(model_dir)
     readable_checkpoint(model_dir)
     target = version_dir(output, version)
+    record = run_files.export_record(config, run_files.read_tokenizer(model_dir), labels_of(model_dir, config))
+    check_same_model(output, record)
     module, max_seq_length = serving_module(model_dir, config)
     created = not tf.io.gfile.exists(output)
     temporary = os.path.join(output, f"tmp-{os.path.basename(target)}-{os.getpid()}")
@@ -121,6 +144,7 @@ def export(model_dir: str, output: str, version: int | None = None) -> str:
         tf.saved_model.save(module, temporary, signatures={SIGNATURE: module.serve})
         names = [spec.name for spec in module.serve.input_signature]
         write_warmup_requests(temporary, SIGNATURE, warmup_inputs(names, max_seq_length))
+        run_files.write_export_record(temporary, record)
         tf.io.gfile.rename(temporary, target)  # fails if `target` appeared meanwhile
     finally:
         if tf.io.gfile.exists(temporary):

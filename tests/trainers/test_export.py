@@ -10,7 +10,7 @@ import tensorflow as tf
 from core import run_files, vocabulary
 from pipelines import build_vocab, tokenization
 from tests.trainers.conftest import SEQ, TINY_OVERRIDES, write_data
-from trainers.export import export
+from trainers.export import ExportError, export
 from trainers.model_loading import load_pretrainer
 from trainers.pretrain import main as pretrain_main
 from trainers.text_features import encode_texts
@@ -77,7 +77,7 @@ def test_serving_check_runs_in_a_process_without_project_code(exported, tmp_path
     assert lengths[1] == 2 and lengths[3] == SEQ  # "" is [CLS] [SEP]; the long text is cut
 
 
-def test_sentencepiece_data_exports_with_its_model_in_the_graph(tmp_path):
+def test_sentencepiece_data_exports_with_its_model_in_the_graph(exported, tmp_path):
     # Data tokenized with a SentencePiece model of the data's 64-token size.
     data = tmp_path / "data"
     manifest = write_data(str(data), num_examples=32)
@@ -106,3 +106,16 @@ def test_sentencepiece_data_exports_with_its_model_in_the_graph(tmp_path):
     assert out["token_ids"][0].numpy()[mask].tolist() == [2] + ids + [3]
     assert [t.decode() for t in out["tokens"][0].numpy()[mask]] == [
         tokenizer.vocab[i] for i in [2] + ids + [3]]
+    # Its SavedModel records the tokenizer it serves; another model's base directory refuses it.
+    record = run_files.read_export_record(output)
+    assert record["tokenizer"]["vocab_fingerprint"] == tokenizer_fingerprint(model_dir)
+    assert record["kind"] == "pre-training" and record["labels"] is None
+    base = os.path.dirname(exported[1])
+    with pytest.raises(ExportError, match=r"version 1 serves another model \(.*vocab_fingerprint"):
+        export(model_dir, base)
+    assert os.listdir(base) == ["1"]
+    assert export(exported[0], base) == os.path.join(base, "2")  # the same run: a new version
+
+
+def tokenizer_fingerprint(model_dir: str) -> str:
+    return run_files.read_tokenizer(model_dir).vocab_fingerprint
