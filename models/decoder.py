@@ -32,8 +32,9 @@ def causal_bias(query_slots, key_mask):
     return ops.where(allowed, 0.0, -1e9)[:, None]
 
 
-class CausalLM(keras.Model):
-    """GPT-2: token ids -> next-token logits.
+class CausalLM(keras.layers.Layer):
+    """GPT-2: token ids -> next-token logits. A Layer, not a Model: a SavedModel holding it then
+    carries only the serving module's signatures.
 
     Call: input_ids (B, T) int -> logits (B, T, V) float32; position t scores
     token t + 1 from tokens 0..t only. `decode` runs the same computation with

@@ -14,7 +14,11 @@ tokenizes it in the graph with the run's tokenizer (trainers/serving/):
     text (or text_a, text_b when the run's task.text_columns names two) ->
     probabilities, classes and label, or score;
   SQuAD runs: squad.py, question, context -> answer text, character
-    start/end, score (and for 2.0 the no-answer score and decision).
+    start/end, score (and for 2.0 the no-answer score and decision);
+  causal LM runs (GPT-2): text_generator.py, prompt -> the greedy continuation
+    of --max_new_tokens tokens (text, tokens, lengths, log_probability); the
+    SavedModel's `generate` function also takes max_new_tokens, temperature,
+    top_k, top_p and seed.
 
 assets.extra/tf_serving_warmup_requests holds the requests TF Serving replays
 on loading (warmup.py).
@@ -30,11 +34,12 @@ from configs import FinetuneConfig, PretrainConfig
 from core import cli, run_files
 from core.files import check_directory
 from trainers.checkpointing import require_checkpoint
-from trainers.model_loading import load_finetuned, load_pretrainer
+from trainers.model_loading import load_causal_lm, load_finetuned, load_pretrainer
 from trainers.serving.classifier import TextClassifier
 from trainers.serving.discriminator import ReplacedTokenDetector
 from trainers.serving.squad import SquadServer
 from trainers.serving.text_encoder import TextEncoder
+from trainers.serving.text_generator import TextGenerator
 from trainers.serving.warmup import warmup_inputs, write_warmup_requests
 
 SIGNATURE = "serving_default"
@@ -51,8 +56,17 @@ def text_encoder(model_dir: str, max_seq_length: int) -> TextEncoder:
                        max_seq_length)
 
 
-def serving_module(model_dir: str, config: PretrainConfig | FinetuneConfig) -> tuple[tf.Module, int]:
+def serving_module(model_dir: str, config: PretrainConfig | FinetuneConfig,
+                   max_new_tokens: int = 32) -> tuple[tf.Module, int]:
     """(module with a `serve` tf.function, its maximum length in tokens) for run `model_dir`."""
+    if isinstance(config, PretrainConfig) and config.model.objective == "causal_lm":
+        model, tokenizer = load_causal_lm(model_dir)
+        if max_new_tokens >= model.config.max_position_embeddings:
+            raise ExportError(f"--max_new_tokens={max_new_tokens} leaves no room for a prompt in the model's "
+                              f"{model.config.max_position_embeddings} positions")
+        generator = TextGenerator(model, os.path.join(model_dir, tokenizer.file), tokenizer.lowercase,
+                                  tokenizer.special_token_ids["eos"], max_new_tokens)
+        return generator, model.config.max_position_embeddings
     if isinstance(config, PretrainConfig):
         pretrainer, tokenizer = load_pretrainer(model_dir)
         if getattr(pretrainer, "discriminator_head", None) is None:
@@ -122,7 +136,7 @@ def check_same_model(base: str, record: dict) -> None:
         return
 
 
-def export(model_dir: str, output: str, version: int | None = None) -> str:
+def export(model_dir: str, output: str, version: int | None = None, max_new_tokens: int = 32) -> str:
     """Writes run `model_dir` as version `version` under `output` (see module doc); returns its directory.
     Everything the user gave is checked before the model is loaded; a failed export leaves `output` as it was."""
     if not tf.io.gfile.isdir(model_dir):
@@ -137,7 +151,9 @@ def export(model_dir: str, output: str, version: int | None = None) -> str:
     target = version_dir(output, version)
     record = run_files.export_record(config, run_files.read_tokenizer(model_dir), labels_of(model_dir, config))
     check_same_model(output, record)
-    module, max_seq_length = serving_module(model_dir, config)
+    if max_new_tokens < 1:
+        raise ExportError(f"--max_new_tokens must be positive, got {max_new_tokens}")
+    module, max_seq_length = serving_module(model_dir, config, max_new_tokens)
     created = not tf.io.gfile.exists(output)
     temporary = os.path.join(output, f"tmp-{os.path.basename(target)}-{os.getpid()}")
     try:
@@ -161,8 +177,10 @@ def main(argv=None) -> int:
                    "or trainers.finetune")
     p.add_argument("--output", required=True, help="the model's base directory; writes OUTPUT/VERSION/")
     p.add_argument("--version", type=int, default=None, help="default: one more than the highest in OUTPUT")
+    p.add_argument("--max_new_tokens", type=int, default=32,
+                   help="causal LMs: the tokens the serving signature generates after a prompt")
     args = p.parse_args(argv)
-    export(args.model_dir, args.output, args.version)
+    export(args.model_dir, args.output, args.version, args.max_new_tokens)
     return 0
 
 

@@ -2,6 +2,7 @@
 
     python -m trainers.serving_check --saved_model=DIR --text="..." [--text="..."]   # a task model
     python -m trainers.serving_check --saved_model=DIR --text="..." --swap=old:new   # a discriminator
+    python -m trainers.serving_check --saved_model=DIR --text="prompt" [--text=...]  # a causal LM
     python -m trainers.serving_check --saved_model=DIR --replay_warmup [--outputs=FILE.npz]
 
 DIR is a version directory (BASE/N) or a model's base directory (its highest
@@ -13,7 +14,9 @@ SavedModel is self-contained.
 Classification models: each text with its label probabilities and predicted
 label (pair tasks: --text_b, once per --text); regression: each score.
 Discriminator: every token of the text with `old` replaced by `new`, with its
-replaced probability. --replay_warmup: every warmup request through its
+replaced probability. Causal LM: each prompt with its generated continuation (and,
+with the same prompts again through the SavedModel's `generate` function and
+--temperature 0, a check that it gives the same). --replay_warmup: every warmup request through its
 signature (outputs saved to --outputs), then a request without an input and
 one of the wrong dtype, which the model must refuse. A mistake (a missing path, a
 version that is not a SavedModel, flags that do not fit each other or the model) is one line
@@ -142,6 +145,18 @@ def show_predictions(serve, inputs: dict) -> None:
         print(f"{out['label'][i].decode():>12s}  ({probabilities})  {shown}")
 
 
+def show_generations(model, serve, prompts: list[str]) -> bool:
+    """Each prompt and its continuation; True if `generate` (greedy, the same length) agrees."""
+    out = serve(prompt=tf.constant(prompts))
+    for prompt, text, length in zip(prompts, out["text"].numpy(), out["lengths"].numpy()):
+        print(f"{prompt!r} -> {text.decode('utf-8', 'replace')!r} ({length} tokens)")
+    width = int(out["tokens"].shape[1])
+    again = model.generate(tf.constant(prompts), width, 0.0, 0, 1.0, 0)
+    same = bool(np.array_equal(again["tokens"].numpy(), out["tokens"].numpy()))
+    print(f"generate(max_new_tokens={width}, temperature=0) {'gives the same tokens' if same else 'DIFFERS'}")
+    return same
+
+
 def read_warmup_requests(saved_model: str) -> list:
     """The PredictRequests of the SavedModel's warmup file."""
     from tensorflow_serving.apis import prediction_log_pb2  # protos only, as TF Serving reads them
@@ -236,7 +251,12 @@ def check(args: argparse.Namespace) -> int:
         ok &= replay_warmup(model, saved_model, args.outputs)
     names = sorted(serve.structured_input_signature[1])
     discriminator = "replaced_probability" in serve.structured_outputs
-    if args.swap:
+    if names == ["prompt"]:
+        if args.swap or args.text_b:
+            raise UsageError(f"{saved_model} is a causal LM: give prompts with --text, without --swap or --text_b")
+        if args.text:
+            ok &= show_generations(model, serve, args.text)
+    elif args.swap:
         if names != ["text"] or not discriminator:
             raise UsageError(f"--swap needs a discriminator SavedModel; {saved_model} takes {', '.join(names)} "
                              "and gives no replaced_probability")
