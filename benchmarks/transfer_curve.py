@@ -4,13 +4,15 @@ help a downstream task. Prints the curve as JSON and as text.
     python -m benchmarks.transfer_curve --data='runs/demo/tfrecords/train-*' \
         --eval_data='runs/demo/tfrecords/heldout-*' --train_file=data/sentiment/train.tsv \
         --eval_file=data/sentiment/dev.tsv --output_dir=runs/curve \
-        [--config=tiny] [--steps=12000] [--every=1500] [--seeds=3] [--override=KEY=VALUE ...]
+        [--config=tiny] [--steps=12000] [--every=1500] [--finetune_at=1500,6000,12000] \
+        [--task_name=sentiment] [--seeds=3] [--override=KEY=VALUE ...]
 
 One pre-training run (`python -m trainers.pretrain`, the preset with --override, --steps steps)
 keeps its checkpoint every --every steps (train.milestone_every) and evaluates the held-out data
-there; each kept checkpoint, and a random initialisation of the same architecture, is fine-tuned
-with `python -m trainers.finetune --task=classification --seeds=N` (the paper's recipe for the
-model size). Rows: step, pre-training FLOPs (benchmarks/model_flops.py, the generator included),
+there; each kept checkpoint (or those of --finetune_at), and a random initialisation of the same
+architecture, is fine-tuned with `python -m trainers.finetune --task=classification --seeds=N` (the
+paper's recipe for the model size), into OUTPUT_DIR/TASK_NAME/ (so several tasks share one
+pre-training run), and the curve is written to OUTPUT_DIR/TASK_NAME/curve.json. Rows: step, pre-training FLOPs (benchmarks/model_flops.py, the generator included),
 held-out discriminator AUC and masked-LM accuracy at that step, and the evaluation accuracy's
 median and min-max over the seeds. `first_helps_at` is the first step whose worst seed beats the
 random initialisation's best; `first_median_above` the first whose median beats random's median.
@@ -49,12 +51,24 @@ def parse_args(argv=None):
     p.add_argument("--config", default="tiny", help="pre-training preset")
     p.add_argument("--override", action="append", default=[], help="pre-training override")
     p.add_argument("--steps", type=int, default=12000, help="pre-training steps of the run")
-    p.add_argument("--every", type=int, default=1500, help="fine-tune the checkpoint of every N steps")
+    p.add_argument("--every", type=int, default=1500, help="keep (and evaluate) a checkpoint every N steps")
+    p.add_argument("--finetune_at", default="", help="comma-separated steps to fine-tune (multiples of --every; "
+                                                     "default: every kept checkpoint)")
+    p.add_argument("--task_name", default="classification", help="names the downstream task's folder and curve")
     args = p.parse_args(argv)
     if args.steps <= 0:
         p.error(f"--steps must be positive, got {args.steps}")
     if args.every <= 0 or args.steps % args.every:
         p.error(f"--every={args.every} must be positive and divide --steps={args.steps}")
+    try:
+        args.finetune_at = sorted({int(s) for s in args.finetune_at.split(",") if s.strip()})
+    except ValueError:
+        p.error(f"--finetune_at={args.finetune_at}: expected comma-separated numbers of steps")
+    wrong = [s for s in args.finetune_at if s <= 0 or s % args.every or s > args.steps]
+    if wrong:
+        p.error(f"--finetune_at {wrong}: each must be a positive multiple of --every={args.every} up to --steps")
+    if not args.task_name or "/" in args.task_name:
+        p.error(f"--task_name={args.task_name!r}: give a plain folder name")
     return args
 
 
@@ -124,24 +138,29 @@ def main(argv=None) -> int:
             + ([f"--eval_data={args.eval_data}"] if args.eval_data else [])
             + [f"--override={o}" for o in overrides], model_dir + ".log")
     heldout = heldout_by_step(model_dir)
+    task_dir = os.path.join(args.output_dir, args.task_name)
+    os.makedirs(task_dir, exist_ok=True)
     curve = []
     for step, prefix in checkpoints(model_dir, args.every).items():
+        if args.finetune_at and step not in args.finetune_at:
+            continue
         print(f"[{time.time() - started:.0f}s] fine-tuning the checkpoint of step {step}", flush=True)
-        accuracy = finetune(args, prefix, os.path.join(args.output_dir, f"step_{step}"), random_init=False)
+        accuracy = finetune(args, prefix, os.path.join(task_dir, f"step_{step}"), random_init=False)
         curve.append({"step": step, "flops": step * per_step, "checkpoint": prefix,
                       "heldout": heldout.get(step, {}), "accuracy": accuracy})
     print(f"[{time.time() - started:.0f}s] random initialisation", flush=True)
-    random_dir = os.path.join(args.output_dir, "random_init")
+    random_dir = os.path.join(task_dir, "random_init")
     random = finetune(args, model_dir, random_dir, random_init=True)
     majority = load_results(random_dir)["majority_class_accuracy"]["eval"]
-    result = {"task": "classification", "seeds": args.seeds, "config": args.config, "overrides": args.override,
+    result = {"task": args.task_name, "objective": config.model.objective, "train_file": args.train_file,
+              "eval_file": args.eval_file, "seeds": args.seeds, "config": args.config, "overrides": args.override,
               "steps": args.steps, "every": args.every, "flop_formula": FLOP_FORMULA, "curve": curve,
               "random_init": random, "majority_class_accuracy": majority,
               "first_helps_at": next((r["step"] for r in curve if r["accuracy"]["min"] > random["max"]), None),
               "first_median_above": next((r["step"] for r in curve
                                           if r["accuracy"]["median"] > random["median"]), None),
               "seconds": round(time.time() - started)}
-    with open(os.path.join(args.output_dir, "curve.json"), "w") as f:
+    with open(os.path.join(task_dir, "curve.json"), "w") as f:
         json.dump(result, f, indent=1)
     print(json.dumps(result, indent=1))
     print(text_table(result))

@@ -59,7 +59,13 @@ MOVIE_REVIEWS = PackagedFile(
     "vaderSentiment-3.3.2/additional_resources/hutto_ICWSM_2014.tar.gz",
     "c8293b0d942e90e223ea2c0955d969040d1a1be514a978b9af0698940bd13350", sdist=True,
     inner_member="hutto_ICWSM_2014/movieReviewSnippets_GroundTruth.txt")
-FILES = {f.filename: f for f in (ENWIKI, BERT_VOCAB, BOTCHAN, MOVIE_REVIEWS)}
+# The same study's tweets with their mean human rating: another domain's sentiment.
+TWEETS = PackagedFile(
+    "tweet-snippets.txt", "vaderSentiment==3.3.2",
+    "vaderSentiment-3.3.2/additional_resources/hutto_ICWSM_2014.tar.gz",
+    "dfbe7102e2f92579ed8b19df9a3822491880697c67adf712fb66e520cc05102f", sdist=True,
+    inner_member="hutto_ICWSM_2014/tweets_GroundTruth.txt")
+FILES = {f.filename: f for f in (ENWIKI, BERT_VOCAB, BOTCHAN, MOVIE_REVIEWS, TWEETS)}
 
 
 def _sha256(path: str) -> str:

@@ -1,13 +1,14 @@
-"""The demo's labelled downstream task: movie-review sentences labelled positive or negative.
+"""The demo's labelled downstream task: movie-review sentences labelled positive or negative
+(and, with --source=tweets, the same study's tweets: another domain's sentiment).
 
-    python -m pipelines.sentiment_task --cache_dir=data --output_dir=data/sentiment
+    python -m pipelines.sentiment_task --cache_dir=data --output_dir=data/sentiment [--source=tweets]
 
-Reads `movie-review-snippets.txt` (pipelines.default_corpus: the
-Rotten Tomatoes sentences of the sentence-polarity corpus with the mean rating of 20+ human raters, -4..+4)
-and writes train.tsv and dev.tsv with columns `sentence` and `label`: the sign
-of the mean rating ("positive" / "negative"; the few sentences rated exactly
-0 are left out and counted). A sentence goes to dev when the CRC-32 of its id
-is 0 mod 10 (about 10%), so the split never changes.
+Reads `movie-review-snippets.txt` (pipelines.default_corpus: the Rotten Tomatoes sentences of the
+sentence-polarity corpus) or `tweet-snippets.txt` (4,200 tweets), each with the mean rating of
+20+ human raters (-4..+4), and writes train.tsv and dev.tsv with columns `sentence` and `label`:
+the sign of the mean rating ("positive" / "negative"; the few texts rated exactly 0 are left out
+and counted). A text goes to dev when the CRC-32 of its id is 0 mod 10 (about 10%), so the split
+never changes.
 """
 from __future__ import annotations
 
@@ -19,8 +20,9 @@ import zlib
 
 from core import cli
 from core.files import check_directory
-from pipelines.default_corpus import MOVIE_REVIEWS, fetch
+from pipelines.default_corpus import MOVIE_REVIEWS, TWEETS, fetch
 
+SOURCES = {"movie_reviews": MOVIE_REVIEWS, "tweets": TWEETS}
 DEV_BUCKET, BUCKETS = 0, 10
 SPLITS = ("train", "dev")
 
@@ -83,9 +85,10 @@ def main(argv=None) -> int:
     parser = cli.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cache_dir", default="data")
     parser.add_argument("--output_dir", default="data/sentiment")
+    parser.add_argument("--source", default="movie_reviews", choices=sorted(SOURCES))
     args = parser.parse_args(argv)
     output_files(args.output_dir)  # before the download
-    counts = write_task(read_snippets(fetch(args.cache_dir, MOVIE_REVIEWS)), args.output_dir)
+    counts = write_task(read_snippets(fetch(args.cache_dir, SOURCES[args.source])), args.output_dir)
     for split in SPLITS:
         n = {label: counts[split, label] for label in ("negative", "positive")}
         print(f"{args.output_dir}/{split}.tsv: {sum(n.values())} sentences ({n['negative']} negative, "
