@@ -6,11 +6,13 @@ A data directory (pipelines.build_pretraining_data):
                     splits and shards, how the job was run
     vocab.txt       the vocabulary's pieces (and spm.model for SentencePiece)
     train-*, heldout-*, dead_letter.jsonl
-A run directory (trainers.pretrain, trainers.finetune, trainers.convert):
+A run directory (trainers.pretrain, trainers.finetune, trainers.convert, trainers.distill):
     config.json     the resolved config: PretrainConfig, or FinetuneConfig (it has a "task" section)
     data.json       TokenizerSettings: how the model's inputs are tokenized
     vocab.txt       the vocabulary (and spm.model for SentencePiece)
     labels.json     classification runs: the label names, in id order
+    distillation.json  distilled runs (trainers.distill): the teacher, the layer map and the
+                    DistillConfig; TinyBERT's first stage trains in intermediate/
     job.json        JobRecord: the command and the identity of its inputs, so that a rerun
                     resumes only the job that made the directory
     ckpt-*, eval_results.json, results.json
@@ -30,6 +32,7 @@ import os
 from typing import Any
 
 from configs import FinetuneConfig, PretrainConfig, from_dict
+from configs.distill_config import DistillConfig
 from core import vocabulary
 from core.cli import UserError
 from core.files import Files, layer
@@ -37,12 +40,14 @@ from core.files import Files, layer
 CONFIG, TOKENIZER, VOCAB, SENTENCEPIECE_MODEL = "config.json", "data.json", "vocab.txt", "spm.model"
 LABELS, MANIFEST, EVAL_RESULTS, RESULTS = "labels.json", "manifest.json", "eval_results.json", "results.json"
 JOB = "job.json"
+DISTILLATION, INTERMEDIATE = "distillation.json", "intermediate"
 EXPORT_RECORD = os.path.join("assets.extra", "run.json")
 OVERWRITE_FLAG = "--overwrite"
 # What trainers.pretrain and trainers.finetune write in a run directory (the loop: checkpoints,
 # TensorBoard folders named after the splits, kept milestones, other workers' checkpoints).
 RUN_OUTPUTS = (CONFIG, TOKENIZER, VOCAB, SENTENCEPIECE_MODEL, LABELS, EVAL_RESULTS, RESULTS, "checkpoint", "ckpt-*",
                "train", "eval", "dev*", "heldout", "milestones", "workers", "predictions", "seed_*")
+DISTILL_OUTPUTS = RUN_OUTPUTS + (DISTILLATION, INTERMEDIATE)
 
 
 # What a data directory's examples are for (DataManifest.objective): ELECTRA's packed
@@ -189,6 +194,20 @@ def write_vocabulary(run_dir: str, pieces, settings: TokenizerSettings) -> Token
     files.makedirs(run_dir)
     files.write(os.path.join(run_dir, VOCAB), vocabulary.vocab_text(pieces).encode("utf-8"))
     settings = dataclasses.replace(settings, vocab_fingerprint="").with_fingerprint(run_dir)
+    write_json(os.path.join(run_dir, TOKENIZER), settings.to_dict())
+    return settings
+
+
+def write_sentencepiece(run_dir: str, model: bytes, lowercase: bool, max_seq_length: int) -> TokenizerSettings:
+    """Writes a SentencePiece `model` (serialized) as run_dir's spm.model, its pieces as vocab.txt (for
+    reading: a line break inside a piece shown as \\n) and data.json; returns the settings."""
+    files = layer()
+    files.makedirs(run_dir)
+    files.write(os.path.join(run_dir, SENTENCEPIECE_MODEL), model)
+    vocab = read_vocabulary(run_dir, TokenizerSettings(vocabulary.SENTENCEPIECE, 0, {}, lowercase, max_seq_length))
+    shown = [piece.replace("\n", "\\n").replace("\r", "\\r") for piece in vocab.pieces]
+    files.write(os.path.join(run_dir, VOCAB), vocabulary.vocab_text(shown).encode("utf-8"))
+    settings = TokenizerSettings.of_vocabulary(vocab, lowercase, max_seq_length)
     write_json(os.path.join(run_dir, TOKENIZER), settings.to_dict())
     return settings
 
@@ -369,6 +388,13 @@ def read_labels(run_dir: str) -> list[str]:
 
 def write_labels(run_dir: str, labels) -> None:
     write_json(os.path.join(run_dir, LABELS), list(labels))
+
+
+def write_distillation(run_dir: str, config: DistillConfig, teacher: str, layer_map: list[int]) -> None:
+    """distillation.json: how the run's model learned from which teacher run (the config.json
+    beside it describes the student like any run of its kind)."""
+    write_json(os.path.join(run_dir, DISTILLATION),
+               {"teacher": teacher, "layer_map": list(layer_map), "config": dataclasses.asdict(config)})
 
 
 # ------------------------------------------------------------------------------ export records
