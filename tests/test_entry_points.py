@@ -54,6 +54,11 @@ def mistakes(tmp_path_factory):
                     "finetuned/config.json: model_type None is not ELECTRA"),
         "serving_check": (("trainers.serving_check", f"--saved_model={tmp}/none"),
                           "none: neither a SavedModel nor a directory of numbered versions"),
+        "generate": (("trainers.generate", f"--model_dir={finetuned}", "--prompt=hi"),
+                     "is not a causal language model run"),
+        "fewshot": (("trainers.fewshot", f"--model_dir={tmp}/none", f"--train_file={tmp}/t.csv",
+                     f"--eval_file={tmp}/t.csv", "--text_columns=text", "--label_column=label"),
+                    "none/config.json not found"),
     }
     started = {name: (_start(*args), message) for name, (args, message) in cases.items()}
     yield {name: (process.communicate(timeout=300), process.returncode, message)
@@ -61,7 +66,8 @@ def mistakes(tmp_path_factory):
 
 
 @pytest.mark.parametrize("name", ["build_pretraining_data", "build_vocab", "pretrain_no_vocab", "pretrain_preset",
-                                  "pretrain_other_run", "export", "finetune", "convert", "serving_check"])
+                                  "pretrain_other_run", "export", "finetune", "convert", "serving_check",
+                                  "generate", "fewshot"])
 def test_a_mistake_is_one_line_and_status_2(mistakes, name):
     (stdout, stderr), status, message = mistakes[name]
     assert status == 2, stderr
