@@ -46,7 +46,8 @@ def ngram_cross_entropies(train_blocks: np.ndarray, heldout_blocks: np.ndarray, 
     Returns {"unigram": nats, "bigram": nats, "targets": count}.
     """
     v = np.int64(vocab_size)
-    history, target = train_blocks[:, :-1].reshape(-1).astype(np.int64), train_blocks[:, 1:].reshape(-1).astype(np.int64)
+    history = train_blocks[:, :-1].reshape(-1).astype(np.int64)
+    target = train_blocks[:, 1:].reshape(-1).astype(np.int64)
     unigram = (np.bincount(target, minlength=vocab_size) + 1.0) / (len(target) + vocab_size)
     pairs, pair_counts = np.unique(history * v + target, return_counts=True)
     history_counts = np.bincount(history, minlength=vocab_size).astype(np.float64)

@@ -1,7 +1,7 @@
 """Zero-, one- and few-shot evaluation of a causal LM, without fine-tuning (the GPT-3 paper, sec. 2):
 
     python -m trainers.fewshot --model_dir=RUN --train_file=FILE --eval_file=FILE --text_columns=COL[,COL]
-        --label_column=COL [--shots=0,1,4,8] [--draws=3] [--template=default|sentiment|pair]
+        --label_column=COL [--shots=0,1,4,8] [--draws=3] [--max_examples=N] [--template=default|sentiment|pair]
         [--override=template.FIELD=VALUE] [--verbalizer=LABEL=WORD ...] [--heldout_data=GLOB] [--output=FILE.json]
 
 Each eval example is put after a prompt of k demonstrations drawn at random
@@ -48,6 +48,7 @@ def parse_args(argv):
     p.add_argument("--shots", default="0,1,4,8", help="comma-separated numbers of demonstrations")
     p.add_argument("--draws", type=int, default=3, help="draws of demonstrations per k > 0 (median reported)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max_examples", type=int, default=0, help="classify only the first N eval examples (0: all)")
     p.add_argument("--template", default="default", choices=sorted(TEMPLATES))
     p.add_argument("--override", action="append", default=[], metavar="template.FIELD=VALUE",
                    help="change a field of the template (\\n is a newline), e.g. template.example='Q: {text}\\nA:'")
@@ -62,8 +63,8 @@ def parse_args(argv):
         args.shots = sorted({int(k) for k in args.shots.split(",")})
     except ValueError:
         p.error(f"--shots must be comma-separated integers, got {args.shots!r}")
-    if args.shots[0] < 0 or args.draws < 1:
-        p.error("--shots must be >= 0 and --draws >= 1")
+    if args.shots[0] < 0 or args.draws < 1 or args.max_examples < 0:
+        p.error("--shots and --max_examples must be >= 0, --draws >= 1")
     args.text_columns = [c for c in args.text_columns.split(",") if c]
     if not 1 <= len(args.text_columns) <= 2:
         p.error("--text_columns takes one or two column names")
@@ -179,9 +180,11 @@ def main(argv=None) -> int:
         raise UserError(f"{args.model_dir} has no <|endoftext|> token; few-shot evaluation needs a causal LM run")
     eos = tokenizer.special_token_ids["eos"]
     text_tokenizer = Tokenizer(f"{args.model_dir}/{tokenizer.file}", tokenizer.lowercase)
-    read = [read_labelled_texts(path, args.text_columns, args.label_column) for path in (args.train_file, args.eval_file)]
+    read = [read_labelled_texts(path, args.text_columns, args.label_column)
+            for path in (args.train_file, args.eval_file)]
     train, evaluation = ([(t, str(label)) for t, label in zip(zip(*filter(None, (d.texts_a, d.texts_b))), d.labels)]
                          for d in read)
+    evaluation = evaluation[:args.max_examples or None]
     counts = collections.Counter(label for _, label in train)
     classes = {label: label for label in sorted(counts)}
     for item in args.verbalizer:
@@ -194,7 +197,8 @@ def main(argv=None) -> int:
     scorer = Scorer(model)
     results = {"majority_class": majority, "majority_accuracy": majority_accuracy, "examples": len(evaluation),
                "template": template.__dict__, "verbalizers": classes, "shots": {}}
-    print(f"{len(evaluation)} examples; classes {classes}; majority class {majority!r}: accuracy {majority_accuracy:.4f}")
+    print(f"{len(evaluation)} examples; classes {classes}; majority class {majority!r}: "
+          f"accuracy {majority_accuracy:.4f}")
     print("k  accuracy (median)  draws")
     for k in args.shots:
         draws = [fewshot_accuracy(scorer, text_tokenizer.tokenize_lines, eos, template, train, evaluation, classes,

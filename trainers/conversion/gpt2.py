@@ -61,7 +61,8 @@ def encoder_config(hf: dict, where: str) -> EncoderConfig:
 def hf_config(e: EncoderConfig, eos_id: int) -> dict:
     """config.json of a GPT2LMHeadModel of the sizes `e`."""
     return {"architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", "vocab_size": e.vocab_size,
-            "n_embd": e.hidden_size, "n_layer": e.num_layers, "n_head": e.num_heads, "n_positions": e.max_position_embeddings,
+            "n_embd": e.hidden_size, "n_layer": e.num_layers, "n_head": e.num_heads,
+            "n_positions": e.max_position_embeddings,
             "n_inner": e.intermediate_size, "activation_function": "gelu_new", "resid_pdrop": e.dropout_rate,
             "embd_pdrop": e.dropout_rate, "attn_pdrop": e.attention_dropout_rate,
             "layer_norm_epsilon": e.layer_norm_epsilon, "initializer_range": e.initializer_range,
@@ -73,7 +74,8 @@ def tensors_of(model: CausalLM) -> dict[str, np.ndarray]:
     def value(variable):
         return np.asarray(variable.numpy(), np.float32)
 
-    out = {"wte.weight": value(model.embeddings.word_embeddings), "wpe.weight": value(model.embeddings.position_embeddings),
+    out = {"wte.weight": value(model.embeddings.word_embeddings),
+           "wpe.weight": value(model.embeddings.position_embeddings),
            "ln_f.weight": value(model.final_norm.gamma), "ln_f.bias": value(model.final_norm.beta)}
     for i, block in enumerate(model.blocks):
         attention = (block.query, block.key, block.value)
