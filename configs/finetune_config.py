@@ -71,6 +71,9 @@ class FinetuneConfig:
     is known: ceil(epochs x examples / batch) and warmup_proportion of it.
     layerwise_lr_decay: each level below the head trains at this factor of the
     rate above it (1 turns it off); layerwise_depths: see LAYERWISE_DEPTHS.
+    pooler: classification and regression read BERT's pooler (dense + tanh on
+    [CLS], part of the head, at its learning rate) instead of [CLS] itself;
+    default: whether the pre-trained run has one (an imported BERT).
     """
 
     task: TaskConfig = TaskConfig()
@@ -80,8 +83,11 @@ class FinetuneConfig:
     warmup_proportion: float = 0.1
     layerwise_lr_decay: float = 0.8
     layerwise_depths: str = "release"
+    pooler: bool = False
 
     def __post_init__(self):
+        if self.pooler and self.task.is_squad:
+            raise ValueError("pooler: the SQuAD head reads every token's hidden state, not a pooled [CLS]")
         if self.layerwise_depths not in LAYERWISE_DEPTHS:
             raise ValueError(f"layerwise_depths must be one of {LAYERWISE_DEPTHS}, got {self.layerwise_depths!r}")
         if not 0 < self.layerwise_lr_decay <= 1:
@@ -107,13 +113,15 @@ def default_epochs(task: str) -> float:
     return 10.0 if task in ("rte", "stsb") else 2.0 if task in SQUAD_TASKS else 3.0
 
 
-def finetune_config(task: str, encoder: EncoderConfig, overrides: list[str] = ()) -> FinetuneConfig:
+def finetune_config(task: str, encoder: EncoderConfig, overrides: list[str] = (),
+                    pooler: bool = False) -> FinetuneConfig:
     """The paper's fine-tuning defaults for `task` on a pre-trained `encoder`, with overrides.
 
     Dropout 0.1, batch 32, AdamW (eps 1e-6, weight decay 0), warmup 10%,
     learning rate and layer-wise decay by size, epochs by task; max_seq_length
     128 (512 for SQuAD), capped by the model's position table; SQuAD's
-    max_query_length 64, at most half of max_seq_length.
+    max_query_length 64, at most half of max_seq_length. `pooler`: the pre-trained
+    run has BERT's pooler (classification and regression then read it).
     """
     lr, decay = SIZE_DEFAULTS[model_size(encoder)]
     length = min(512 if task in SQUAD_TASKS else 128, encoder.max_position_embeddings)
@@ -124,6 +132,7 @@ def finetune_config(task: str, encoder: EncoderConfig, overrides: list[str] = ()
                           log_every=100, checkpoint_every=1000, steps_per_loop=100),
         epochs=default_epochs(task),
         layerwise_lr_decay=decay,
+        pooler=pooler and task not in SQUAD_TASKS,
     )
     config = apply_overrides(config, list(overrides))
     fixed = ("dropout_rate", "attention_dropout_rate")

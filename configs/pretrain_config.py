@@ -101,6 +101,18 @@ class ModelConfig:
     # Generator hidden size, heads and FFN size as a fraction of the
     # discriminator's; all layers are kept.
     generator_size: float = 0.25
+    # The generator's sizes given one by one (0: derived from generator_size as
+    # above), for a generator that is not the discriminator scaled by one factor
+    # (an imported one: the release sets its FFN to 4x its own width and its heads
+    # to width / 64, whatever the discriminator's proportions).
+    generator_hidden_size: int = 0
+    generator_num_heads: int = 0
+    generator_intermediate_size: int = 0
+    generator_num_layers: int = 0
+    # BERT's pooler (dense + tanh on [CLS]) on the kept encoder: carried for
+    # fine-tuning, which classifies from it (an imported BERT's); not trained by
+    # the pre-training objectives.
+    pooler: bool = False
     mask_rate: float = 0.15
     # ELECTRA objectives: of the selected positions this fraction becomes
     # [MASK]; the rest keep their token (no random-token replacement). The mlm
@@ -141,15 +153,22 @@ class ModelConfig:
                 raise ValueError(
                     f"model.{name} must be one of {allowed}, got {getattr(self, name)!r}"
                 )
-        if self.sharing == "all" and self.generator_size != 1:
+        sizes = ("generator_hidden_size", "generator_num_heads", "generator_intermediate_size",
+                 "generator_num_layers")
+        if min(getattr(self, name) for name in sizes) < 0:
+            raise ValueError(f"model.{', '.join(sizes)} must be >= 0 (0: from generator_size)")
+        if any(getattr(self, name) for name in sizes):
+            self.generator_encoder()  # a width its heads do not divide is a ValueError
+        if self.sharing == "all" and (self.generator_size != 1 or self.generator_encoder() != self.encoder):
             raise ValueError(
                 "sharing 'all' ties every generator weight to the discriminator; "
-                f"it needs generator_size 1, got {self.generator_size}"
+                f"it needs generator_size 1 and the discriminator's sizes, got {self.generator_size}"
             )
         if self.two_stage_generator_steps < 0:
             raise ValueError("two_stage_generator_steps must be >= 0")
         if self.two_stage_generator_steps:
-            if (self.sharing, self.generator_size, self.generator) != ("none", 1, "masked_lm"):
+            if (self.sharing, self.generator_size, self.generator) != ("none", 1, "masked_lm") or (
+                    self.generator_encoder() != self.encoder):
                 raise ValueError(
                     "two-stage training initialises the discriminator from the generator: "
                     "it needs sharing 'none', generator_size 1 and generator 'masked_lm'"
@@ -189,7 +208,8 @@ class ModelConfig:
                 )
 
     def generator_encoder(self) -> EncoderConfig:
-        """The generator's encoder sizes: hidden, heads and FFN scaled (rounded), all layers kept.
+        """The generator's encoder sizes: hidden, heads and FFN scaled (rounded), all layers kept,
+        unless given one by one (generator_hidden_size, ...).
 
         Without embedding sharing the generator's own embeddings keep the
         discriminator's embedding width, so that two-stage training can copy them
@@ -198,9 +218,10 @@ class ModelConfig:
         e, s = self.encoder, self.generator_size
         return dataclasses.replace(
             e,
-            hidden_size=max(1, round(e.hidden_size * s)),
-            num_heads=max(1, round(e.num_heads * s)),
-            intermediate_size=max(1, round(e.intermediate_size * s)),
+            hidden_size=self.generator_hidden_size or max(1, round(e.hidden_size * s)),
+            num_heads=self.generator_num_heads or max(1, round(e.num_heads * s)),
+            intermediate_size=self.generator_intermediate_size or max(1, round(e.intermediate_size * s)),
+            num_layers=self.generator_num_layers or e.num_layers,
         )
 
 

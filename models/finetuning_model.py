@@ -18,12 +18,13 @@ HEADS = ("classification", "span")
 
 class FinetuningModel(keras.Model):
     """Call: {"input_ids", "input_mask", "segment_ids"} (B, T) int ->
-    head "classification": {"logits": (B, num_outputs)};
+    head "classification": {"logits": (B, num_outputs)} (from BERT's pooler if `pooler`);
     head "span": SpanHead's outputs, the end given features["start_positions"] (B,) when
     present (training), else given each of the `beam_size` likeliest starts.
     """
 
-    def __init__(self, config: EncoderConfig, head: str, num_outputs: int = 1, beam_size: int = 20, **kwargs):
+    def __init__(self, config: EncoderConfig, head: str, num_outputs: int = 1, beam_size: int = 20,
+                 pooler: bool = False, **kwargs):
         super().__init__(**kwargs)
         if head not in HEADS:
             raise ValueError(f"unknown head {head!r}; choose one of {HEADS}")
@@ -31,7 +32,8 @@ class FinetuningModel(keras.Model):
         self.embeddings = EmbeddingBlock(config, name="embeddings")
         self.encoder = Encoder(config, self.embeddings, name="discriminator")
         if head == "classification":
-            self.head = ClassificationHead(num_outputs, config.dropout_rate, name="classifier")
+            self.head = ClassificationHead(num_outputs, config.dropout_rate, config.hidden_size if pooler else 0,
+                                           name="classifier")
         else:
             self.head = SpanHead(beam_size, name="span_head")
 

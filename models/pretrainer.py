@@ -13,7 +13,7 @@ from keras import ops
 
 from configs import ModelConfig
 from models.adversarial import RewardBaseline
-from models.embeddings import EmbeddingBlock
+from models.embeddings import EmbeddingBlock, truncated_normal
 from models.encoder import Encoder
 from models import hash_random
 from models.fixed_generators import FixedDistributionHead, unigram_logits
@@ -58,6 +58,9 @@ class ElectraPretrainer(keras.Model):
     non-trainable weight set by `set_word_continuation` (kept in checkpoints).
     For objective "mlm" the masked LM is the discriminator-size encoder
     (`generator` is `discriminator`) and there is no discriminator head.
+    With config.pooler, `pooler` is BERT's pooler (dense H + tanh, for the [CLS]
+    vector (B, H)) of the kept encoder: not trainable here and unused by every
+    objective, it is carried in checkpoints for fine-tuning (models.task_heads).
     Masking and sampling draw one word per call from `seed_generator`, whose
     state is a variable (it is saved in checkpoints, so a resumed run draws what
     the original would); each example's draws are hashes of that word, its ids
@@ -90,6 +93,12 @@ class ElectraPretrainer(keras.Model):
                 )
         if config.sentence_order:
             self.sentence_order_head = SentenceOrderHead(disc_config, name="sentence_order_head")
+        if config.pooler:
+            self.pooler = keras.layers.Dense(
+                disc_config.hidden_size, activation="tanh", trainable=False, name="pooler",
+                kernel_initializer=truncated_normal(disc_config.initializer_range),
+            )
+            self.pooler.build((None, disc_config.hidden_size))
         if config.generator_training == "adversarial":
             self.reward_baseline = RewardBaseline(name="reward_baseline")
         if config.masking != "token":

@@ -16,16 +16,19 @@ class ClassificationHead(keras.layers.Layer):
     """[CLS] hidden state -> dropout -> dense: logits (B, num_outputs) (1 output for regression).
 
     Call: hidden (B, T, H) -> (B, num_outputs). ELECTRA's pooled output is the
-    [CLS] vector itself (no pooler layer).
+    [CLS] vector itself (no pooler layer); with `pooler_size` H (BERT's recipe)
+    it is first pooled: [CLS] -> dense H + tanh -> dropout -> dense.
     """
 
-    def __init__(self, num_outputs: int, dropout_rate: float, **kwargs):
+    def __init__(self, num_outputs: int, dropout_rate: float, pooler_size: int = 0, **kwargs):
         super().__init__(**kwargs)
+        self.pooler = keras.layers.Dense(pooler_size, activation="tanh", name="pooler") if pooler_size else None
         self.dropout = keras.layers.Dropout(dropout_rate)
         self.dense = keras.layers.Dense(num_outputs, name="output")
 
     def call(self, hidden, training=None):
-        return self.dense(self.dropout(hidden[:, 0], training=training))
+        pooled = hidden[:, 0] if self.pooler is None else self.pooler(hidden[:, 0])
+        return self.dense(self.dropout(pooled, training=training))
 
 
 class SpanHead(keras.layers.Layer):

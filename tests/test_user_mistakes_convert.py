@@ -2,6 +2,7 @@
 status 2, and the directories untouched (nothing is written for a refused conversion)."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 
@@ -22,6 +23,10 @@ def paths(tmp_path_factory) -> dict:
     for name in ("disc", "truncated_config", "list_config", "truncated_weights"):
         shutil.copytree(golden_dir("small", "discriminator"), tmp / name)
     shutil.copytree(golden_dir("small"), tmp / "pair")  # discriminator/ and generator/
+    for name in ("bert", "bert_tokens", "roberta"):
+        shutil.copytree(golden_dir("bert", "model"), tmp / name)
+    _edit_config(tmp / "bert_tokens", architectures=["BertForTokenClassification"])
+    _edit_config(tmp / "roberta", model_type="roberta")
     (tmp / "truncated_config" / "config.json").write_text('{"model_type": "elec')
     (tmp / "list_config" / "config.json").write_text('["electra"]')
     weights = tmp / "truncated_weights" / "model.safetensors"
@@ -38,6 +43,11 @@ def paths(tmp_path_factory) -> dict:
     (tmp / "data" / "vocab.txt").write_text("[PAD]\n")
     (tmp / "vocab_dir").mkdir()
     return {"tmp": str(tmp), **{name: str(tmp / name) for name in os.listdir(tmp)}}
+
+
+def _edit_config(directory, **changes) -> None:
+    path = directory / "config.json"
+    path.write_text(json.dumps(dict(json.loads(path.read_text()), **changes)))
 
 
 CASES = {
@@ -71,6 +81,14 @@ CASES = {
                          ["--generator_size must be in (0, 1]", "got 0.0"]),
     "unknown format": (["--from={disc}", "--to={tmp}/out", "--to_format=onnx"],
                        ["argument --to_format: invalid choice: 'onnx'"]),
+    "model_type neither ELECTRA nor BERT": (["--from={roberta}", "--to={tmp}/out"], [
+        "{roberta}/config.json: model_type 'roberta' is neither ELECTRA nor BERT"]),
+    "a BERT task head not read": (["--from={bert_tokens}", "--to={tmp}/out"],
+                                  ["{bert_tokens}/config.json: BertForTokenClassification cannot be converted"]),
+    "generator beside a BERT": (["--from={bert}", "--generator={pair}/generator", "--to={tmp}/out"],
+                                ["{bert}/config.json: a BERT model has no generator"]),
+    "a BERT as the generator": (["--from={disc}", "--generator={bert}", "--to={tmp}/out"],
+                                ["{bert}/config.json: a BERT model is not an ELECTRA generator"]),
 }
 
 
@@ -78,7 +96,8 @@ CASES = {
 def test_convert_mistakes(paths, capsys, case):
     argv, expected = CASES[case]
     argv = [a.format(**paths) for a in argv]
-    watched = [paths[name] for name in ("disc", "pair", "data", "file", "vocab_dir", "tf1")] + [paths["tmp"] + "/out"]
+    watched = [paths[name] for name in ("disc", "pair", "data", "file", "vocab_dir", "tf1", "bert")] + [
+        paths["tmp"] + "/out"]
     line = mistakes.run_mistake(convert.main, argv, capsys, watched=watched)
     for text in expected:
         assert text.format(**paths) in line, (argv, line)

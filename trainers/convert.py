@@ -1,9 +1,11 @@
-"""Converts ELECTRA checkpoints: `python -m trainers.convert --from=DIR_OR_PREFIX --to=DIR`.
+"""Converts ELECTRA and BERT checkpoints: `python -m trainers.convert --from=DIR_OR_PREFIX --to=DIR`.
 
 Formats (detected from --from, or given by --from_format / --to_format):
   tf1          the ELECTRA release's TF1 checkpoint (a prefix, or a directory with one) with vocab.txt
   huggingface  ElectraForPreTraining (discriminator) and ElectraForMaskedLM (generator) directories:
-               --from=DISC [--generator=GEN], or --from=DIR holding discriminator/ and generator/
+               --from=DISC [--generator=GEN], or --from=DIR holding discriminator/ and generator/;
+               or one BERT directory (BertModel, BertForMaskedLM, BertForPreTraining,
+               BertForSequenceClassification), imported as a masked LM (objective mlm)
   run          this project's pre-training run directory (trainers.pretrain or trainers.convert)
 A checkpoint is imported into a run directory (the default --to_format); a run is exported to
 Hugging Face (its default --to_format) or the release's TF1 format. Generator and discriminator
@@ -98,11 +100,14 @@ def read(args, source_format: str):
 def describe(converted) -> str:
     model = converted.config.model
     e, g = model.encoder, model.generator_encoder()
-    return (f"discriminator: layers {e.num_layers}, hidden {e.hidden_size}, heads {e.num_heads}, FFN "
-            f"{e.intermediate_size}, embeddings {e.vocab_size} x {e.embedding_size}; generator: hidden "
-            f"{g.hidden_size}, heads {g.num_heads}, FFN {g.intermediate_size} (generator_size "
-            f"{model.generator_size:.4g}); sharing {model.sharing}; "
-            f"{'uncased' if converted.tokenizer.lowercase else 'cased'}")
+    case = "uncased" if converted.tokenizer.lowercase else "cased"
+    sizes = (f"layers {e.num_layers}, hidden {e.hidden_size}, heads {e.num_heads}, FFN {e.intermediate_size}, "
+             f"embeddings {e.vocab_size} x {e.embedding_size}")
+    if model.objective == "mlm":
+        return f"BERT (masked LM): {sizes}; {'with' if model.pooler else 'no'} pooler; {case}"
+    return (f"discriminator: {sizes}; generator: layers {g.num_layers}, hidden {g.hidden_size}, heads "
+            f"{g.num_heads}, FFN {g.intermediate_size} (generator_size {model.generator_size:.4g}); sharing "
+            f"{model.sharing}; {case}")
 
 
 def main(argv=None) -> int:

@@ -120,11 +120,13 @@ def read_task_data(args, task: str, text_columns: str, label_column: str, labels
                               skip_bad_rows=args.skip_bad_rows)
 
 
-def derive_config(task: str, encoder: EncoderConfig, overrides: list[str], data) -> FinetuneConfig:
-    """The run's config: the paper's defaults for the encoder's size, the user's overrides, the
-    number of steps from the training examples, and the data's text and label columns."""
+def derive_config(task: str, encoder: EncoderConfig, overrides: list[str], data,
+                  pooler: bool = False) -> FinetuneConfig:
+    """The run's config: the paper's defaults for the encoder's size (and BERT's pooler head where
+    the pre-trained run has a pooler), the user's overrides, the number of steps from the training
+    examples, and the data's text and label columns."""
     try:
-        config = finetune_config(task, encoder, overrides)
+        config = finetune_config(task, encoder, overrides, pooler)
     except ValueError as err:  # an unknown key or a bad value: the user's flags
         raise cli.UserError(f"--override: {err}") from None
     config = resolve_steps(config, data.num_train_examples(), overrides)
@@ -152,7 +154,8 @@ def run_one(args, config: FinetuneConfig, data, features, strategy, run_dir: str
     if not args.eval_only:
         if chief:
             run_files.write_config(run_dir, config,
-                                   same_model=lambda saved, new: (saved.encoder, saved.task) == (new.encoder, new.task))
+                                   same_model=lambda saved, new: (saved.encoder, saved.task, saved.pooler) == (
+                                       new.encoder, new.task, new.pooler))
             run_files.write_tokenizer(run_dir, dataclasses.replace(tokenizer, max_seq_length=config.task.max_seq_length),
                                       source_dir)
             if data.labels:
@@ -205,7 +208,7 @@ def main(argv=None) -> int:
     else:
         source_dir, pretrained = pretrained_run(args.init_checkpoint)
         data = read_task_data(args, args.task, args.text_columns, args.label_column)
-        config = derive_config(args.task, pretrained.model.encoder, args.override, data)
+        config = derive_config(args.task, pretrained.model.encoder, args.override, data, pretrained.model.pooler)
     tokenizer = run_files.read_tokenizer(source_dir)
     data.check_tokenizer(tokenizer)
     tokenizer_path = os.path.join(source_dir, tokenizer.file)

@@ -73,7 +73,7 @@ def load_finetuned(model_dir: str, beam_size: int = 20) -> FinetuningModel:
         model = FinetuningModel(config.encoder, "span", beam_size=beam_size)
     else:
         outputs = 1 if config.task.is_regression else len(run_files.read_labels(model_dir))
-        model = FinetuningModel(config.encoder, "classification", outputs)
+        model = FinetuningModel(config.encoder, "classification", outputs, pooler=config.pooler)
     zeros = tf.zeros((1, config.task.max_seq_length), tf.int32)
     model({"input_ids": zeros, "input_mask": zeros, "segment_ids": zeros}, training=False)
     print(f"restored {restore_weights(model, latest)}")
@@ -81,9 +81,12 @@ def load_finetuned(model_dir: str, beam_size: int = 20) -> FinetuningModel:
 
 
 def load_discriminator(path: str, model: FinetuningModel) -> str:
-    """Copies the pre-trained discriminator's encoder (of checkpoint or run `path`) into `model`'s;
+    """Copies the pre-trained discriminator's encoder (of checkpoint or run `path`) into `model`'s,
+    and BERT's pooler into a head that reads one (where the run has it; else it stays random);
     returns the pre-trained run's directory."""
     run_dir, _ = pretrained_run(path)
     pretrainer, _ = load_pretrainer(run_dir, checkpoint=path if not tf.io.gfile.isdir(path) else None)
     copy_encoder_weights(pretrainer.discriminator, model.encoder)
+    if pretrainer.config.pooler and getattr(model.head, "pooler", None) is not None:
+        model.head.pooler.set_weights(pretrainer.pooler.get_weights())
     return run_dir

@@ -4,17 +4,25 @@
     python tests/goldens/make_hf_goldens.py --verify_export=DIR --size=small
 
 Needs torch and transformers beside the dev extra (`pip install torch transformers`); the tests
-need neither. For each size: a random transformers ElectraForPreTraining (discriminator/) and
-ElectraForMaskedLM (generator/), saved by transformers with their tokenizer (the trainer tests'
-64-token vocabulary), and expected.npz with token ids, attention mask, token types and
-transformers' logits on them (discriminator (B, T), generator (B, T, V)). Sizes:
-  small  embedding 16 != hidden 32 (embeddings_project), 2 heads, FFN 64; generator hidden 8,
-         1 head, FFN 16 (x1/4), embeddings equal to the discriminator's (sharing "embeddings")
-  base   embedding = hidden = 24, 3 heads, FFN 96; generator hidden 8, 1 head, FFN 32 (x1/3),
-         with embeddings of its own (sharing "none")
+need neither. For each ELECTRA size: a random transformers ElectraForPreTraining
+(discriminator/) and ElectraForMaskedLM (generator/), saved by transformers with their tokenizer
+(the trainer tests' 64-token vocabulary), and expected.npz with token ids, attention mask, token
+types and transformers' logits on them (discriminator (B, T), generator (B, T, V)). Sizes:
+  small   embedding 16 != hidden 32 (embeddings_project), 2 heads, FFN 64; generator hidden 8,
+          1 head, FFN 16 (x1/4), embeddings equal to the discriminator's (sharing "embeddings")
+  base    embedding = hidden = 24, 3 heads, FFN 96; generator hidden 8, 1 head, FFN 32 (x1/3),
+          with embeddings of its own (sharing "none")
+  uneven  embedding 16, hidden 32, 4 heads, FFN 64 (2x); generator hidden 16 with the release's
+          proportions (FFN 64 = 4x, 1 head = 16 / 64) and 1 layer of 2: no one factor gives it
+And bert/: one random BertForPreTraining (pretraining/: pooler, masked-LM and next-sentence
+heads) with the same weights saved as BertModel (model/: keys without `bert.`, the pooler) and
+BertForMaskedLM (masked_lm/: no pooler); hidden 32, 4 heads, FFN 48, 2 layers; bert/expected.npz
+holds the inputs, BertModel's last hidden states (B, T, H) and pooled output (B, H), and the
+masked LM's logits (B, T, V).
 Every weight is drawn at random (biases and LayerNorm too), so a misplaced one changes the logits.
---verify_export loads DIR/discriminator and DIR/generator with transformers, fails on missing,
-unexpected or mismatched weights, and prints the largest logit difference from expected.npz.
+--verify_export loads DIR/discriminator and DIR/generator (--size=bert: DIR as BertForMaskedLM
+and BertModel) with transformers, fails on missing, unexpected or mismatched weights, and prints
+the largest difference from expected.npz.
 """
 from __future__ import annotations
 
@@ -27,7 +35,8 @@ import tempfile
 import numpy as np
 import torch
 import transformers
-from transformers import ElectraConfig, ElectraForMaskedLM, ElectraForPreTraining, ElectraTokenizer
+from transformers import (BertConfig, BertForMaskedLM, BertForPreTraining, BertModel, BertTokenizer, ElectraConfig,
+                          ElectraForMaskedLM, ElectraForPreTraining, ElectraTokenizer)
 
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "huggingface")
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"w{i}" for i in range(59)]
@@ -37,7 +46,11 @@ SIZES = {
               dict(hidden_size=8, num_attention_heads=1, intermediate_size=16), True),
     "base": (dict(embedding_size=24, hidden_size=24, num_attention_heads=3, intermediate_size=96),
              dict(hidden_size=8, num_attention_heads=1, intermediate_size=32), False),
+    "uneven": (dict(embedding_size=16, hidden_size=32, num_attention_heads=4, intermediate_size=64),
+               dict(hidden_size=16, num_attention_heads=1, intermediate_size=64, num_hidden_layers=1), True),
 }
+BERT_SIZES = dict(hidden_size=32, num_attention_heads=4, intermediate_size=48)
+BERT_MODELS = {"pretraining": BertForPreTraining, "model": BertModel, "masked_lm": BertForMaskedLM}
 
 
 def inputs() -> dict[str, np.ndarray]:
@@ -69,7 +82,7 @@ def write(size: str) -> None:
     disc_sizes, gen_sizes, tied = SIZES[size]
     seed = torch.Generator().manual_seed(11)
     discriminator = ElectraForPreTraining(ElectraConfig(**COMMON, **disc_sizes))
-    generator = ElectraForMaskedLM(ElectraConfig(**COMMON, **dict(disc_sizes, **gen_sizes)))
+    generator = ElectraForMaskedLM(ElectraConfig(**{**COMMON, **disc_sizes, **gen_sizes}))
     randomize(discriminator, seed)
     randomize(generator, seed)
     if tied:  # the release's generator reads the discriminator's embeddings
@@ -90,6 +103,38 @@ def write(size: str) -> None:
         check_loads(cls, os.path.join(HERE, size, name))
 
 
+def write_bert() -> None:
+    """bert/: one random BERT saved as each of BERT_MODELS, and its outputs (see the module doc)."""
+    seed = torch.Generator().manual_seed(13)
+    pretraining = BertForPreTraining(BertConfig(**COMMON, **BERT_SIZES))
+    randomize(pretraining, seed)
+    state = pretraining.state_dict()
+    models = {"pretraining": pretraining}
+    for name in ("model", "masked_lm"):
+        models[name] = BERT_MODELS[name](pretraining.config)
+        prefix = "" if name == "masked_lm" else "bert."
+        own = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+        missing = models[name].load_state_dict(own, strict=False).missing_keys
+        if missing:
+            raise SystemExit(f"{name}: weights not set from the pre-training model: {missing}")
+    batch = inputs()
+    tensors = {k: torch.tensor(v) for k, v in batch.items()}
+    with torch.no_grad():
+        encoded = models["model"].eval()(**tensors)
+        mlm_logits = models["masked_lm"].eval()(**tensors).logits.numpy()
+    with tempfile.TemporaryDirectory() as tmp:
+        vocab_file = os.path.join(tmp, "vocab.txt")
+        with open(vocab_file, "w") as f:
+            f.write("\n".join(VOCAB) + "\n")
+        tokenizer = BertTokenizer(vocab_file, do_lower_case=True, model_max_length=32)
+        for name, model in models.items():
+            model.save_pretrained(os.path.join(HERE, "bert", name))
+            tokenizer.save_pretrained(os.path.join(HERE, "bert", name))
+            check_loads(BERT_MODELS[name], os.path.join(HERE, "bert", name))
+    np.savez(os.path.join(HERE, "bert", "expected.npz"), **batch, hidden=encoded.last_hidden_state.numpy(),
+             pooled=encoded.pooler_output.numpy(), mlm_logits=mlm_logits)
+
+
 def check_loads(cls, directory: str):
     """The model in `directory`, loaded by transformers; raises on missing, unexpected or mismatched weights."""
     model, info = cls.from_pretrained(directory, output_loading_info=True)
@@ -99,8 +144,27 @@ def check_loads(cls, directory: str):
     return model
 
 
+def verify_bert_export(directory: str) -> dict:
+    """Largest differences of a BERT export in `directory` (BertForMaskedLM, with the pooler) from bert/'s goldens."""
+    expected = np.load(os.path.join(HERE, "bert", "expected.npz"))
+    tensors = {k: torch.tensor(expected[k]) for k in ("input_ids", "attention_mask", "token_type_ids")}
+    masked_lm = check_loads(BertForMaskedLM, directory)
+    encoder, info = BertModel.from_pretrained(directory, output_loading_info=True)
+    if info["missing_keys"] or info["mismatched_keys"]:
+        raise SystemExit(f"{directory}: BertModel misses {info['missing_keys'] or info['mismatched_keys']}")
+    with torch.no_grad():
+        logits = masked_lm.eval()(**tensors).logits.numpy()
+        encoded = encoder.eval()(**tensors)
+    transformers.AutoTokenizer.from_pretrained(directory)
+    return {"mlm_logits_max_abs_diff": float(np.abs(logits - expected["mlm_logits"]).max()),
+            "hidden_max_abs_diff": float(np.abs(encoded.last_hidden_state.numpy() - expected["hidden"]).max()),
+            "pooled_max_abs_diff": float(np.abs(encoded.pooler_output.numpy() - expected["pooled"]).max())}
+
+
 def verify_export(directory: str, size: str) -> dict:
     """Largest |logit difference| of the export in `directory` from the goldens of `size`."""
+    if size == "bert":
+        return verify_bert_export(directory)
     expected = np.load(os.path.join(HERE, size, "expected.npz"))
     batch = {k: expected[k] for k in ("input_ids", "attention_mask", "token_type_ids")}
     discriminator = check_loads(ElectraForPreTraining, os.path.join(directory, "discriminator"))
@@ -114,7 +178,7 @@ def verify_export(directory: str, size: str) -> dict:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--verify_export", default="")
-    p.add_argument("--size", default="small", choices=sorted(SIZES))
+    p.add_argument("--size", default="small", choices=sorted([*SIZES, "bert"]))
     args = p.parse_args(argv)
     if args.verify_export:
         print(json.dumps(dict(verify_export(args.verify_export, args.size), size=args.size,
@@ -122,6 +186,7 @@ def main(argv=None) -> int:
         return 0
     for size in SIZES:
         write(size)
+    write_bert()
     with open(os.path.join(HERE, "versions.json"), "w") as f:
         json.dump({"torch": torch.__version__, "transformers": transformers.__version__}, f, indent=2)
         f.write("\n")

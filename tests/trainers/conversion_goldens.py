@@ -8,7 +8,10 @@ import safetensors.numpy
 import tensorflow as tf
 
 GOLDENS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "goldens", "huggingface")
-SIZES = ("small", "base")  # embedding width != hidden (sharing embeddings); equal widths (sharing none)
+# embedding width != hidden (sharing embeddings); equal widths (sharing none); a generator of the
+# release's proportions (FFN 4x, width / 64 heads, 1 of 2 layers) beside a discriminator with FFN 2x
+SIZES = ("small", "base", "uneven")
+BERT_MODELS = ("pretraining", "model", "masked_lm")  # BertForPreTraining, BertModel, BertForMaskedLM
 
 
 def golden_dir(size: str, role: str | None = None) -> str:
@@ -41,3 +44,14 @@ def max_differences(model, size: str) -> tuple[float, float]:
     disc, gen = model_logits(model, batch)
     return (float(np.abs(disc - batch["discriminator_logits"]).max()),
             float(np.abs(gen - batch["generator_logits"]).max()))
+
+
+def bert_outputs(model, batch: dict) -> dict[str, np.ndarray]:
+    """A BERT run's pretrainer (objective mlm) on `batch`: last hidden states (B, T, H), the pooled
+    output (B, H) where it has a pooler, and masked-LM logits at every position (B, T, V)."""
+    ids, mask, segments = (tf.constant(batch[k], tf.int32) for k in ("input_ids", "attention_mask", "token_type_ids"))
+    hidden = model.discriminator(ids, mask, segments, training=False)
+    out = {"hidden": hidden.numpy(), "mlm_logits": model.generator_head(hidden).numpy()}
+    if model.config.pooler:
+        out["pooled"] = model.pooler(hidden[:, 0]).numpy()
+    return out

@@ -49,7 +49,7 @@ def release_variables(size: str) -> dict[str, np.ndarray]:
     def encoder(scope, t):
         if "electra.embeddings_project.weight" in t:
             dense(f"{scope}/embeddings_project", t, "electra.embeddings_project")
-        for i in range(2):
+        for i in range(len({k.split(".")[3] for k in t if k.startswith("electra.encoder.layer.")})):
             for name, module in LAYER_SCOPES.items():
                 dense(f"{scope}/encoder/layer_{i}/{name}", t, f"electra.encoder.layer.{i}.{module}")
             for name, module in LAYER_NORMS.items():
@@ -116,12 +116,12 @@ def model_variable(model, name: str):
 def test_release_checkpoint_lands_per_variable_and_gives_transformers_logits(size, tmp_path):
     variables = release_variables(size)
     save(tmp_path, variables)
-    heads = {"small": 2, "base": 3}[size]
+    heads = {"small": 2, "base": 3, "uneven": 4}[size]
     if size == "small":  # the original code's --hparams file records them
         with open(tmp_path / "hparams.json", "w") as f:
             json.dump({"model_size": "small", "model_hparam_overrides": {"num_attention_heads": heads}}, f)
     converted = tf1_checkpoint.read(str(tmp_path), num_heads=None if size == "small" else heads)
-    assert converted.config.model.sharing == {"small": "embeddings", "base": "none"}[size]
+    assert converted.config.model.sharing == {"small": "embeddings", "base": "none", "uneven": "embeddings"}[size]
     assert converted.config.model.encoder.num_heads == heads and not converted.notes
     for name, value in variables.items():
         assert np.array_equal(model_variable(converted.model, name).numpy(), value), name

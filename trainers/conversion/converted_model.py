@@ -65,9 +65,9 @@ def imported_config(encoder: EncoderConfig, generator: GeneratorSizes | None, sh
     """The PretrainConfig of a checkpoint's discriminator `encoder` and `generator` sizes.
 
     Training settings come from the preset of the same sizes (small, base, large; else small's).
-    An imported generator's hidden size, heads and FFN must be the discriminator's scaled by one
-    factor (this project's generator_size) with all layers; without a generator, `generator_size`
-    (default: the preset's) sizes the new one.
+    An imported generator's sizes are its own: generator_size is its width's fraction of the
+    discriminator's, and where that factor does not give its heads, FFN and layers they are set
+    one by one; without a generator, `generator_size` (default: the preset's) sizes the new one.
     """
     preset = SIZES[size_name(encoder) or "small"]()
     if generator is not None and generator_size is not None:
@@ -78,16 +78,24 @@ def imported_config(encoder: EncoderConfig, generator: GeneratorSizes | None, sh
     elif generator_size is None:
         generator_size = preset.model.generator_size
     model = dataclasses.replace(preset.model, encoder=encoder, sharing=sharing, generator_size=generator_size)
-    if generator is not None:
-        built = model.generator_encoder()
-        have = GeneratorSizes(built.hidden_size, built.num_heads, built.intermediate_size, built.num_layers)
-        if sharing != "all" and have != generator:
-            raise ConversionError(
-                f"{where}: the generator's sizes {_sizes(generator)} are not the discriminator's "
-                f"{_sizes(GeneratorSizes(encoder.hidden_size, encoder.num_heads, encoder.intermediate_size, encoder.num_layers))} "
-                f"scaled by one factor with every layer kept (x{generator_size:.4g} gives {_sizes(have)}); "
-                "this project cannot represent it")
+    built = model.generator_encoder()
+    if generator is not None and GeneratorSizes(built.hidden_size, built.num_heads, built.intermediate_size,
+                                                built.num_layers) != generator:
+        try:
+            model = dataclasses.replace(
+                model, generator_hidden_size=generator.hidden_size, generator_num_heads=generator.num_heads,
+                generator_intermediate_size=generator.intermediate_size, generator_num_layers=generator.num_layers)
+        except ValueError as err:
+            raise ConversionError(f"{where}: the generator's sizes {_sizes(generator)}: {err}") from None
     return dataclasses.replace(preset, model=model)
+
+
+def imported_bert_config(encoder: EncoderConfig, pooler: bool) -> PretrainConfig:
+    """The PretrainConfig of a BERT `encoder` (with its pooler if `pooler`): a masked LM (objective
+    "mlm"), training settings from the preset of the same sizes (else small's)."""
+    preset = SIZES[size_name(encoder) or "small"]()
+    return dataclasses.replace(preset, model=dataclasses.replace(preset.model, encoder=encoder, objective="mlm",
+                                                                 pooler=pooler))
 
 
 def _sizes(s: GeneratorSizes) -> str:

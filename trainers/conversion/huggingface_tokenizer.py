@@ -1,4 +1,4 @@
-"""The tokenizer files of a Hugging Face ELECTRA directory (BERT's WordPiece), read into and
+"""The tokenizer files of a Hugging Face ELECTRA or BERT directory (BERT's WordPiece), read into and
 written from ConvertedTokenizer.
 
 Read: the vocabulary from vocab.txt, else from tokenizer.json's WordPiece model (what
@@ -7,7 +7,7 @@ ElectraTokenizer's; model_max_length), else tokenizer.json's BertNormalizer. Wha
 tokenizer (pipelines/tokenization.py: BERT's FullTokenizer) cannot do is an error: another
 tokenizer class or model, special tokens other than [PAD] [UNK] [CLS] [SEP] [MASK], accents
 stripped without lower-casing (or kept with it), CJK characters not split, no basic tokenization.
-Written: vocab.txt, tokenizer_config.json (ElectraTokenizer) and special_tokens_map.json.
+Written: vocab.txt, tokenizer_config.json (ElectraTokenizer or BertTokenizer) and special_tokens_map.json.
 """
 from __future__ import annotations
 
@@ -93,10 +93,11 @@ def read(directory: str, vocab: str | None, lowercase: bool | None,
     return ConvertedTokenizer(tokens, bool(lowercase), length), source
 
 
-def write(directory: str, tokenizer: ConvertedTokenizer) -> None:
-    """Writes vocab.txt, tokenizer_config.json and special_tokens_map.json into `directory`."""
+def write(directory: str, tokenizer: ConvertedTokenizer, tokenizer_class: str = "ElectraTokenizer") -> None:
+    """Writes vocab.txt, tokenizer_config.json (of `tokenizer_class`) and special_tokens_map.json
+    into `directory`."""
     write_vocab(os.path.join(directory, VOCAB), tokenizer.vocab)
     write_json(os.path.join(directory, CONFIG), {
-        "tokenizer_class": "ElectraTokenizer", "do_lower_case": tokenizer.lowercase, "strip_accents": None,
+        "tokenizer_class": tokenizer_class, "do_lower_case": tokenizer.lowercase, "strip_accents": None,
         "tokenize_chinese_chars": True, "model_max_length": tokenizer.max_seq_length, **SPECIAL_TOKENS})
     write_json(os.path.join(directory, SPECIAL_MAP), SPECIAL_TOKENS)

@@ -1,4 +1,5 @@
-"""An ElectraPretrainer's weights by the names the ELECTRA release gives them (its TF1 checkpoints).
+"""An ElectraPretrainer's weights by the names the ELECTRA release gives them (its TF1 checkpoints),
+and a masked LM's (objective "mlm": BERT) by the names of BERT's release.
 
 Shapes: V vocabulary, E embedding width, P positions, T segment types; H, F the hidden and
 feed-forward sizes of the encoder at hand (the generator's are smaller). Kernels are (in, out).
@@ -18,6 +19,12 @@ feed-forward sizes of the encoder at hand (the generator's are smaller). Kernels
 
 `electra` is the discriminator (the release's scope); with sharing "embeddings" the generator
 reads electra/embeddings, as in the release.
+
+A masked LM (objective "mlm", E = H): its encoder is named as electra/... under `bert`, then
+
+    bert/pooler/dense/kernel (H, H), bias (H,)              only with config.pooler
+    cls/predictions/transform/dense/kernel (H, H), bias; cls/predictions/transform/LayerNorm;
+        cls/predictions/output_bias (V,)   (the output matrix is the word embeddings, tied)
 """
 from __future__ import annotations
 
@@ -27,7 +34,7 @@ from configs import ModelConfig
 from models.pretrainer import ElectraPretrainer
 from trainers.conversion.errors import ConversionError
 
-DISCRIMINATOR, GENERATOR = "electra", "generator"
+DISCRIMINATOR, GENERATOR, BERT = "electra", "generator", "bert"
 SHARING = ("none", "embeddings", "all")
 _LAYER_DENSE = {"query": "attention/self/query", "key": "attention/self/key", "value": "attention/self/value",
                 "attention_output": "attention/output/dense", "intermediate": "intermediate/dense",
@@ -35,19 +42,34 @@ _LAYER_DENSE = {"query": "attention/self/query", "key": "attention/self/key", "v
 _LAYER_NORMS = {"attention_norm": "attention/output/LayerNorm", "output_norm": "output/LayerNorm"}
 
 
+def is_bert(config: ModelConfig) -> bool:
+    """Whether `config` is a masked LM (objective "mlm"): BERT's layout, not ELECTRA's."""
+    return config.objective == "mlm"
+
+
 def check_convertible(config: ModelConfig, where: str) -> None:
-    """Raises ConversionError unless `config` is a standard ELECTRA layout (`where`: the file it came from)."""
-    problems = []
-    if config.objective not in ("electra", "electra_15"):
-        problems.append(f"objective {config.objective!r} (ELECTRA has 'electra' or 'electra_15')")
-    if config.generator != "masked_lm":
-        problems.append(f"generator {config.generator!r} (ELECTRA's is a masked LM)")
-    if config.sharing not in SHARING:
-        problems.append(f"sharing {config.sharing!r} (ELECTRA layouts: {', '.join(SHARING)})")
-    if config.encoder.num_hidden_groups:
-        problems.append(f"num_hidden_groups {config.encoder.num_hidden_groups} (cross-layer sharing)")
+    """Raises ConversionError unless `config` is a standard ELECTRA or BERT layout (`where`: the file
+    it came from)."""
+    problems, e = [], config.encoder
+    if is_bert(config):
+        if e.embedding_size != e.hidden_size:
+            problems.append(f"embedding_size {e.embedding_size} != hidden_size {e.hidden_size} (BERT's "
+                            "embeddings have the hidden width)")
+        if config.sentence_order:
+            problems.append("sentence_order (BERT's formats hold no sentence-order head)")
+    else:
+        if config.objective not in ("electra", "electra_15"):
+            problems.append(f"objective {config.objective!r} (ELECTRA has 'electra' or 'electra_15'; BERT 'mlm')")
+        if config.generator != "masked_lm":
+            problems.append(f"generator {config.generator!r} (ELECTRA's is a masked LM)")
+        if config.sharing not in SHARING:
+            problems.append(f"sharing {config.sharing!r} (ELECTRA layouts: {', '.join(SHARING)})")
+        if config.pooler:
+            problems.append("a pooler (ELECTRA has none)")
+    if e.num_hidden_groups:
+        problems.append(f"num_hidden_groups {e.num_hidden_groups} (cross-layer sharing)")
     if problems:
-        raise ConversionError(f"{where}: model {'; '.join(problems)}: no ELECTRA checkpoint format holds it")
+        raise ConversionError(f"{where}: model {'; '.join(problems)}: no ELECTRA or BERT checkpoint format holds it")
 
 
 def _dense(scope: str, layer) -> dict:
@@ -79,11 +101,33 @@ def _encoder(scope: str, encoder) -> dict:
 def named_variables(model: ElectraPretrainer, where: str = "the model") -> dict[str, keras.Variable]:
     """{release name: variable} of every weight of a built `model` (see the module doc).
 
-    Raises ConversionError for a layout no ELECTRA checkpoint holds, and for weights this table
+    Raises ConversionError for a layout no ELECTRA or BERT checkpoint holds, and for weights this table
     does not name (a model option added without a mapping here).
     """
     config = model.config
     check_convertible(config, where)
+    names = _bert_names(model) if is_bert(config) else _electra_names(model)
+    named = {id(v) for v in names.values()}
+    unnamed = [v.path for v in model.variables if id(v) not in named and "seed_generator_state" not in v.path]
+    if unnamed:
+        raise ConversionError(f"{where}: the model has weights no ELECTRA or BERT checkpoint format holds: "
+                              f"{', '.join(unnamed[:5])}")
+    return names
+
+
+def _bert_names(model: ElectraPretrainer) -> dict[str, keras.Variable]:
+    names = _embeddings(f"{BERT}/embeddings", model.embeddings)
+    names.update(_encoder(BERT, model.discriminator))
+    if model.config.pooler:
+        names.update(_dense(f"{BERT}/pooler/dense", model.pooler))
+    head = model.generator_head
+    names.update(_dense("cls/predictions/transform/dense", head.dense))
+    names.update(_norm("cls/predictions/transform/LayerNorm", head.layer_norm))
+    names["cls/predictions/output_bias"] = head.output_bias
+    return names
+
+
+def _electra_names(model: ElectraPretrainer) -> dict[str, keras.Variable]:
     names = _embeddings(f"{DISCRIMINATOR}/embeddings", model.embeddings)
     names.update(_encoder(DISCRIMINATOR, model.discriminator))
     names.update(_dense("discriminator_predictions/dense", model.discriminator_head.dense))
@@ -97,11 +141,6 @@ def named_variables(model: ElectraPretrainer, where: str = "the model") -> dict[
     names.update(_dense("generator_predictions/dense", head.dense))
     names.update(_norm("generator_predictions/LayerNorm", head.layer_norm))
     names["generator_predictions/output_bias"] = head.output_bias
-    named = {id(v) for v in names.values()}
-    unnamed = [v.path for v in model.variables if id(v) not in named and "seed_generator_state" not in v.path]
-    if unnamed:
-        raise ConversionError(f"{where}: the model has weights no ELECTRA checkpoint format holds: "
-                              f"{', '.join(unnamed[:5])}")
     return names
 
 

@@ -23,7 +23,7 @@ from trainers.conversion.converted_model import (ConvertedModel, GeneratorSizes,
                                                  size_name)
 from trainers.conversion.files import read_json, read_vocab, write_json, write_vocab
 from trainers.conversion.errors import ConversionError
-from trainers.conversion.model_weights import DISCRIMINATOR, GENERATOR, named_variables
+from trainers.conversion.model_weights import DISCRIMINATOR, GENERATOR, is_bert, named_variables
 
 WORD_EMBEDDINGS = f"{DISCRIMINATOR}/embeddings/word_embeddings"
 HPARAMS, VOCAB, PREFIX = "hparams.json", "vocab.txt", "model.ckpt"
@@ -149,6 +149,9 @@ def hparams(converted: ConvertedModel) -> dict:
 
 def write(converted: ConvertedModel, out_dir: str) -> list[str]:
     """Writes OUT/model.ckpt (+ `checkpoint`), vocab.txt and hparams.json; returns notes for the user."""
+    if is_bert(converted.config.model):
+        raise ConversionError(f"{out_dir}: the tf1 format is the ELECTRA release's; a BERT run (a masked LM) "
+                              "converts to huggingface")
     prefix = os.path.join(out_dir, PREFIX)
     if tf.io.gfile.exists(prefix + ".index"):
         raise ConversionError(f"{prefix}.index exists; convert into a new directory")
@@ -163,7 +166,8 @@ def write(converted: ConvertedModel, out_dir: str) -> list[str]:
     generator = converted.config.model.generator_encoder()
     if converted.config.model.sharing != "all" and (
             generator.intermediate_size != 4 * generator.hidden_size
-            or generator.num_heads != max(1, generator.hidden_size // 64)):
-        return ["the original code builds a generator with FFN 4 x hidden and hidden / 64 heads; this one differs, "
-                "so there only its discriminator can be used"]
+            or generator.num_heads != max(1, generator.hidden_size // 64)
+            or generator.num_layers != converted.config.model.encoder.num_layers):
+        return ["the original code builds a generator with FFN 4 x hidden, hidden / 64 heads and every layer; "
+                "this one differs, so there only its discriminator can be used"]
     return []

@@ -32,7 +32,7 @@ class FinetuningTask(Task):
         self.features, self.num_outputs = features, num_outputs
 
     def build_model(self):
-        return FinetuningModel(self.config.encoder, self.head, self.num_outputs)
+        return FinetuningModel(self.config.encoder, self.head, self.num_outputs, pooler=self.config.pooler)
 
     def dummy_batch(self):
         split = next(iter(self.features.values()))
