@@ -1,4 +1,4 @@
-"""Named presets: ELECTRA-Small/Base/Large (paper, Table 6), ALBERT base to
+"""Named presets: ELECTRA-Small/Base/Large (paper, Table 6), TinyBERT-4, ALBERT base to
 xxlarge (the ALBERT paper, Table 1), the causal LMs GPT-2 (its paper, Table 2)
 and GPT-3 (its paper, Table 2.1), and tiny demo sizes.
 
@@ -85,6 +85,18 @@ def large() -> PretrainConfig:
             max_predictions_per_seq=130,  # int((0.25 + 0.005) * 512)
         ),
         train=TrainConfig(batch_size=2048, num_steps=400_000, learning_rate=2e-4),
+    )
+
+
+def tinybert_4() -> PretrainConfig:
+    """TinyBERT-4 (the TinyBERT paper, arXiv:1909.10351): 4 layers, width 312, FFN 1200, 12 heads,
+    embeddings of the hidden width; a distillation student (trainers.distill)."""
+    return PretrainConfig(
+        model=ModelConfig(
+            encoder=EncoderConfig(
+                embedding_size=312, hidden_size=312, num_layers=4, num_heads=12, intermediate_size=1200
+            )
+        )
     )
 
 
@@ -238,6 +250,7 @@ PRESETS = {
     "small": small,
     "base": base,
     "large": large,
+    "tinybert_4": tinybert_4,
     "albert_base": albert_base,
     "albert_large": albert_large,
     "albert_xlarge": albert_xlarge,
