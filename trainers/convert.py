@@ -7,6 +7,8 @@ Formats (detected from --from, or given by --from_format / --to_format):
                or one BERT directory (BertModel, BertForMaskedLM, BertForPreTraining,
                BertForSequenceClassification), imported as a masked LM (objective mlm)
   run          this project's pre-training run directory (trainers.pretrain or trainers.convert)
+A GPT-2 (GPT2LMHeadModel or GPT2Model with vocab.json and merges.txt) converts between huggingface
+and a causal LM run (conversion/gpt2.py).
 A checkpoint is imported into a run directory (the default --to_format); a run is exported to
 Hugging Face (its default --to_format) or the release's TF1 format. Generator and discriminator
 convert together; a discriminator alone gets a new generator for continued pre-training.
@@ -20,7 +22,7 @@ import tensorflow as tf
 
 from core import cli
 from core.files import check_directory
-from trainers.conversion import huggingface, run_format, tf1_checkpoint
+from trainers.conversion import gpt2, huggingface, run_format, tf1_checkpoint
 from trainers.conversion.errors import ConversionError
 
 FORMATS = ("run", "tf1", "huggingface")
@@ -118,6 +120,15 @@ def main(argv=None) -> int:
         target_format = "huggingface" if source_format == "run" else "run"
     check_flags(args, source_format)
     check_target(args.target)
+    if gpt2.is_gpt2(args.source):
+        if {source_format, target_format} != {"huggingface", "run"}:
+            raise ConversionError(f"{args.source} is a GPT-2: it converts between huggingface and run only")
+        convert = gpt2.import_huggingface if source_format == "huggingface" else gpt2.export_huggingface
+        notes = convert(args.source, args.target)
+        print(f"converted the GPT-2 {args.source} ({source_format}) -> {args.target} ({target_format})")
+        for note in notes:
+            print(f"  note: {note}")
+        return 0
     converted = read(args, source_format)
     notes = converted.notes + WRITERS[target_format](converted, args.target)
     print(f"converted {args.source} ({source_format}) -> {args.target} ({target_format})")

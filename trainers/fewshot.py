@@ -48,7 +48,8 @@ def parse_args(argv):
     p.add_argument("--shots", default="0,1,4,8", help="comma-separated numbers of demonstrations")
     p.add_argument("--draws", type=int, default=3, help="draws of demonstrations per k > 0 (median reported)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--max_examples", type=int, default=0, help="classify only the first N eval examples (0: all)")
+    p.add_argument("--max_examples", type=int, default=0,
+                   help="classify N eval examples drawn by --seed (0: all), in file order")
     p.add_argument("--template", default="default", choices=sorted(TEMPLATES))
     p.add_argument("--override", action="append", default=[], metavar="template.FIELD=VALUE",
                    help="change a field of the template (\\n is a newline), e.g. template.example='Q: {text}\\nA:'")
@@ -184,7 +185,10 @@ def main(argv=None) -> int:
             for path in (args.train_file, args.eval_file)]
     train, evaluation = ([(t, str(label)) for t, label in zip(zip(*filter(None, (d.texts_a, d.texts_b))), d.labels)]
                          for d in read)
-    evaluation = evaluation[:args.max_examples or None]
+    if 0 < args.max_examples < len(evaluation):
+        chosen = np.random.default_rng([args.seed, len(evaluation)]).choice(len(evaluation), args.max_examples,
+                                                                            replace=False)
+        evaluation = [evaluation[i] for i in sorted(chosen)]
     counts = collections.Counter(label for _, label in train)
     classes = {label: label for label in sorted(counts)}
     for item in args.verbalizer:

@@ -13,6 +13,7 @@ from core import run_files
 from core.cli import UserError
 from pipelines.tokenization import Tokenizer
 from trainers.conversion import gpt2
+from trainers.convert import main as convert_main
 from trainers.generate import main as generate_main
 from trainers.model_loading import load_causal_lm
 
@@ -22,7 +23,7 @@ GOLDEN = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))
 @pytest.fixture(scope="module")
 def converted(tmp_path_factory):
     run_dir = str(tmp_path_factory.mktemp("gpt2_run"))
-    gpt2.import_huggingface(GOLDEN, run_dir)
+    assert convert_main(["--from", GOLDEN, "--to", run_dir]) == 0
     return run_dir
 
 
@@ -44,8 +45,7 @@ def test_imported_logits_and_token_ids_equal_transformers(converted):
 
 
 def test_exported_weights_and_tokenizer_files_are_the_originals(converted, tmp_path):
-    notes = gpt2.export_huggingface(converted, str(tmp_path / "out"))
-    assert notes == []
+    assert convert_main(["--from", converted, "--to", str(tmp_path / "out")]) == 0
     def load(path):
         return safetensors.numpy.load(open(os.path.join(path, "model.safetensors"), "rb").read())
     original, written = load(GOLDEN), load(tmp_path / "out")
@@ -67,6 +67,11 @@ def test_a_converted_gpt2_generates_and_its_pieces_decode_to_text(converted, cap
     processor = sentencepiece.SentencePieceProcessor(model_file=os.path.join(converted, run_files.SENTENCEPIECE_MODEL))
     text = "It's 42 naïve cafés."
     assert processor.decode(processor.encode(text)) == text
+
+
+def test_a_gpt2_converts_between_huggingface_and_run_only(converted, tmp_path):
+    with pytest.raises(UserError, match="converts between huggingface and run only"):
+        convert_main(["--from", converted, "--to", str(tmp_path / "tf1"), "--to_format=tf1"])
 
 
 def test_an_untied_output_layer_or_another_activation_is_refused(converted, tmp_path):
