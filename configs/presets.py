@@ -239,10 +239,11 @@ def _gpt3(name: str) -> PretrainConfig:
 
 
 def gpt_tiny() -> PretrainConfig:
-    """A causal LM that trains on 2 CPU cores in half an hour: 4 layers, width 128, 4 heads, context 128,
-    4,000 steps of 16 blocks (8.2M tokens)."""
-    config = _gpt(4, 128, 4, 128, 16, 1e-3, 4000, 100)
-    return apply_overrides(config, ["train.log_every=200", "train.checkpoint_every=500", "train.eval_batches=50"])
+    """A causal LM that trains on 2 CPU cores in a quarter of an hour: 4 layers, width 128, 4 heads,
+    context 128, 2,000 steps of 16 blocks (4.1M tokens)."""
+    config = _gpt(4, 128, 4, 128, 16, 1e-3, 2000, 100)
+    return apply_overrides(config, ["train.log_every=100", "train.checkpoint_every=500", "train.shuffle_buffer=2000",
+                                    "train.eval_batches=50"])
 
 
 PRESETS = {
