@@ -14,7 +14,6 @@ from core.cli import UserError
 from pipelines.tokenization import Tokenizer
 from trainers.conversion import gpt2
 from trainers.convert import main as convert_main
-from trainers.generate import main as generate_main
 from trainers.model_loading import load_causal_lm
 
 GOLDEN = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "goldens", "huggingface", "gpt2")
@@ -61,9 +60,7 @@ def test_exported_weights_and_tokenizer_files_are_the_originals(converted, tmp_p
         assert open(tmp_path / "out" / name, "rb").read() == open(os.path.join(GOLDEN, name), "rb").read()
 
 
-def test_a_converted_gpt2_generates_and_its_pieces_decode_to_text(converted, capsys):
-    generate_main(["--model_dir", converted, "--prompt=The master", "--max_new_tokens=5", "--temperature=0"])
-    assert "=== 'The master' (" in capsys.readouterr().out
+def test_the_converted_tokenizer_decodes_to_the_text(converted):
     processor = sentencepiece.SentencePieceProcessor(model_file=os.path.join(converted, run_files.SENTENCEPIECE_MODEL))
     text = "It's 42 naïve cafés."
     assert processor.decode(processor.encode(text)) == text
