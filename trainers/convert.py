@@ -4,8 +4,8 @@ Formats (detected from --from, or given by --from_format / --to_format):
   tf1          the ELECTRA release's TF1 checkpoint (a prefix, or a directory with one) with vocab.txt
   huggingface  ElectraForPreTraining (discriminator) and ElectraForMaskedLM (generator) directories:
                --from=DISC [--generator=GEN], or --from=DIR holding discriminator/ and generator/;
-               or one BERT directory (BertModel, BertForMaskedLM, BertForPreTraining,
-               BertForSequenceClassification), imported as a masked LM (objective mlm)
+               or one BERT directory (BertModel, BertForMaskedLM, BertForPreTraining: a masked LM,
+               objective mlm; BertForSequenceClassification: a fine-tuned run)
   run          this project's pre-training run directory (trainers.pretrain or trainers.convert)
 A GPT-2 (GPT2LMHeadModel or GPT2Model with vocab.json and merges.txt) converts between huggingface
 and a causal LM run (conversion/gpt2.py).
@@ -106,7 +106,8 @@ def describe(converted) -> str:
     sizes = (f"layers {e.num_layers}, hidden {e.hidden_size}, heads {e.num_heads}, FFN {e.intermediate_size}, "
              f"embeddings {e.vocab_size} x {e.embedding_size}")
     if model.objective == "mlm":
-        return f"BERT (masked LM): {sizes}; {'with' if model.pooler else 'no'} pooler; {case}"
+        kind = "masked LM" if converted.classifier is None else "sequence classifier"
+        return f"BERT ({kind}): {sizes}; {'with' if model.pooler else 'no'} pooler; {case}"
     return (f"discriminator: {sizes}; generator: layers {g.num_layers}, hidden {g.hidden_size}, heads "
             f"{g.num_heads}, FFN {g.intermediate_size} (generator_size {model.generator_size:.4g}); sharing "
             f"{model.sharing}; {case}")

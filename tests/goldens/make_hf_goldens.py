@@ -15,10 +15,11 @@ types and transformers' logits on them (discriminator (B, T), generator (B, T, V
   uneven  embedding 16, hidden 32, 4 heads, FFN 64 (2x); generator hidden 16 with the release's
           proportions (FFN 64 = 4x, 1 head = 16 / 64) and 1 layer of 2: no one factor gives it
 And bert/: one random BertForPreTraining (pretraining/: pooler, masked-LM and next-sentence
-heads) with the same weights saved as BertModel (model/: keys without `bert.`, the pooler) and
-BertForMaskedLM (masked_lm/: no pooler); hidden 32, 4 heads, FFN 48, 2 layers; bert/expected.npz
-holds the inputs, BertModel's last hidden states (B, T, H) and pooled output (B, H), and the
-masked LM's logits (B, T, V).
+heads) with the same weights saved as BertModel (model/: keys without `bert.`, the pooler),
+BertForMaskedLM (masked_lm/: no pooler) and BertForSequenceClassification (classification/: a
+random classifier of 3 labels, id2label LABELS); hidden 32, 4 heads, FFN 48, 2 layers;
+bert/expected.npz holds the inputs, BertModel's last hidden states (B, T, H) and pooled output
+(B, H), the masked LM's logits (B, T, V) and the classifier's (B, 3).
 Every weight is drawn at random (biases and LayerNorm too), so a misplaced one changes the logits.
 --verify_export loads DIR/discriminator and DIR/generator (--size=bert: DIR as BertForMaskedLM
 and BertModel) with transformers, fails on missing, unexpected or mismatched weights, and prints
@@ -35,8 +36,8 @@ import tempfile
 import numpy as np
 import torch
 import transformers
-from transformers import (BertConfig, BertForMaskedLM, BertForPreTraining, BertModel, BertTokenizer, ElectraConfig,
-                          ElectraForMaskedLM, ElectraForPreTraining, ElectraTokenizer)
+from transformers import (BertConfig, BertForMaskedLM, BertForPreTraining, BertForSequenceClassification, BertModel,
+                          BertTokenizer, ElectraConfig, ElectraForMaskedLM, ElectraForPreTraining, ElectraTokenizer)
 
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "huggingface")
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"w{i}" for i in range(59)]
@@ -50,7 +51,9 @@ SIZES = {
                dict(hidden_size=16, num_attention_heads=1, intermediate_size=64, num_hidden_layers=1), True),
 }
 BERT_SIZES = dict(hidden_size=32, num_attention_heads=4, intermediate_size=48)
-BERT_MODELS = {"pretraining": BertForPreTraining, "model": BertModel, "masked_lm": BertForMaskedLM}
+BERT_MODELS = {"pretraining": BertForPreTraining, "model": BertModel, "masked_lm": BertForMaskedLM,
+               "classification": BertForSequenceClassification}
+LABELS = ("negative", "neutral", "positive")  # the classifier's id2label
 
 
 def inputs() -> dict[str, np.ndarray]:
@@ -110,11 +113,15 @@ def write_bert() -> None:
     randomize(pretraining, seed)
     state = pretraining.state_dict()
     models = {"pretraining": pretraining}
-    for name in ("model", "masked_lm"):
-        models[name] = BERT_MODELS[name](pretraining.config)
-        prefix = "" if name == "masked_lm" else "bert."
+    classifier_config = BertConfig(**COMMON, **BERT_SIZES, id2label=dict(enumerate(LABELS)))
+    for name in ("model", "masked_lm", "classification"):
+        models[name] = BERT_MODELS[name](classifier_config if name == "classification" else pretraining.config)
+        prefix = "bert." if name == "model" else ""
         own = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
         missing = models[name].load_state_dict(own, strict=False).missing_keys
+        if name == "classification":
+            randomize(models[name].classifier, torch.Generator().manual_seed(17))
+            missing = [k for k in missing if not k.startswith("classifier.")]
         if missing:
             raise SystemExit(f"{name}: weights not set from the pre-training model: {missing}")
     batch = inputs()
@@ -122,6 +129,7 @@ def write_bert() -> None:
     with torch.no_grad():
         encoded = models["model"].eval()(**tensors)
         mlm_logits = models["masked_lm"].eval()(**tensors).logits.numpy()
+        classifier_logits = models["classification"].eval()(**tensors).logits.numpy()
     with tempfile.TemporaryDirectory() as tmp:
         vocab_file = os.path.join(tmp, "vocab.txt")
         with open(vocab_file, "w") as f:
@@ -132,7 +140,7 @@ def write_bert() -> None:
             tokenizer.save_pretrained(os.path.join(HERE, "bert", name))
             check_loads(BERT_MODELS[name], os.path.join(HERE, "bert", name))
     np.savez(os.path.join(HERE, "bert", "expected.npz"), **batch, hidden=encoded.last_hidden_state.numpy(),
-             pooled=encoded.pooler_output.numpy(), mlm_logits=mlm_logits)
+             pooled=encoded.pooler_output.numpy(), mlm_logits=mlm_logits, classifier_logits=classifier_logits)
 
 
 def check_loads(cls, directory: str):

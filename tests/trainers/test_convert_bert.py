@@ -1,6 +1,7 @@
 """Hugging Face BERT -> this project: parity with transformers (golden files), exports equal to what
-transformers saves, and a BERT run (a masked LM with its pooler) that pre-training continues and
-fine-tuning starts from, classifying through the imported pooler."""
+transformers saves, a BERT run (a masked LM with its pooler) that pre-training continues and
+fine-tuning starts from, classifying through the imported pooler, and a BertForSequenceClassification
+imported as a fine-tuned run."""
 from __future__ import annotations
 
 import json
@@ -16,6 +17,7 @@ from tests.trainers.conversion_goldens import BERT_MODELS, bert_outputs, expecte
 from trainers.conversion import huggingface, run_format
 from trainers.conversion.model_weights import named_variables
 from trainers.finetune import main as finetune_main
+from core import run_files
 from trainers.model_loading import load_finetuned, load_pretrainer
 from trainers.pretrain import main as pretrain_main
 
@@ -104,3 +106,20 @@ def test_a_bert_run_continues_pretraining_and_finetunes_through_its_pooler(impor
     pooled = np.tanh(pretrainer.discriminator(ids, ones, 0 * ones, training=False).numpy()[:, 0] @ kernel
                      + weights["bert/pooler/dense/bias"])
     np.testing.assert_allclose(logits, model.head.dense(pooled).numpy(), atol=1e-5)
+
+
+def test_a_sequence_classifier_becomes_a_finetuned_run_with_transformers_logits(tmp_path):
+    converted = huggingface.read(golden_dir("bert", "classification"))
+    assert converted.classifier.labels == ("negative", "neutral", "positive")
+    assert any("a sequence classifier (negative, neutral, positive)" in note for note in converted.notes)
+    run = tmp_path / "run"
+    run_format.write(converted, str(run))
+    config = run_files.read_config(str(run))
+    assert (config.task.name, config.pooler, config.task.max_seq_length) == ("classification", True, 32)
+    assert run_files.read_labels(str(run)) == ["negative", "neutral", "positive"]
+    batch = expected("bert")
+    logits = load_finetuned(str(run))({"input_ids": tf.constant(batch["input_ids"], tf.int32),
+                                       "input_mask": tf.constant(batch["attention_mask"], tf.int32),
+                                       "segment_ids": tf.constant(batch["token_type_ids"], tf.int32)},
+                                      training=False)["logits"].numpy()
+    assert np.abs(logits - batch["classifier_logits"]).max() < TOLERANCE

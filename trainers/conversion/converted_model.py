@@ -31,12 +31,22 @@ class ConvertedTokenizer:
             raise ConversionError(f"{where}: {err}") from None
 
 
+@dataclasses.dataclass(frozen=True)
+class ImportedClassifier:
+    """A fine-tuned sequence classifier on the model's pooler: kernel (H, K), bias (K,); `labels`
+    the K label names in id order, or None for regression (K = 1)."""
+    kernel: np.ndarray
+    bias: np.ndarray
+    labels: tuple[str, ...] | None
+
+
 @dataclasses.dataclass
 class ConvertedModel:
     config: PretrainConfig
     model: ElectraPretrainer
     tokenizer: ConvertedTokenizer
     notes: list[str] = dataclasses.field(default_factory=list)  # what the user should know
+    classifier: ImportedClassifier | None = None  # a BertForSequenceClassification's head
 
 
 @dataclasses.dataclass(frozen=True)

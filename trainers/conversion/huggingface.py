@@ -11,9 +11,9 @@ the generator's encoder (the release's `generator/`) is `electra.` in its own fi
 holds the embeddings it shares. The output layers tied to the word embeddings
 (`generator_lm_head.weight`, `cls.predictions.decoder.weight`) are left out of the files
 transformers saves. A BertModel's keys lack the `bert.` prefix; older files name LayerNorm
-weights gamma and beta. BERT's pooler and masked-LM head are imported where the file has them
-(a BERT run is a masked LM, objective "mlm"); the next-sentence and sequence-classification heads
-are left out (said in a note). Safetensors are read without torch.
+weights gamma and beta. BERT's pooler, masked-LM head and sequence classifier are imported where
+the file has them (a BERT run is a masked LM, objective "mlm"); the next-sentence head is left out
+(said in a note). Safetensors are read without torch.
 """
 from __future__ import annotations
 
@@ -27,8 +27,9 @@ import tensorflow as tf
 
 from configs import EncoderConfig
 from trainers.conversion import huggingface_tokenizer
-from trainers.conversion.converted_model import (ConvertedModel, GeneratorSizes, assign, build_pretrainer,
-                                                 check_vocab_size, imported_bert_config, imported_config)
+from trainers.conversion.converted_model import (ConvertedModel, GeneratorSizes, ImportedClassifier, assign,
+                                                 build_pretrainer, check_vocab_size, imported_bert_config,
+                                                 imported_config)
 from trainers.conversion.errors import ConversionError
 from trainers.conversion.files import read_json, write_json
 from trainers.conversion.model_weights import (DISCRIMINATOR, GENERATOR, is_bert, named_variables,
@@ -45,10 +46,10 @@ TIED = {"generator_lm_head.weight": WORD_EMBEDDINGS["electra"],
         "cls.predictions.decoder.weight": WORD_EMBEDDINGS["bert"],
         "cls.predictions.decoder.bias": "cls.predictions.bias"}
 BUFFERS = tuple(f"{m}.embeddings.{b}" for m in ("electra", "bert") for b in ("position_ids", "token_type_ids"))
-BERT_POOLER, BERT_MLM_HEAD = "bert.pooler.dense.weight", "cls.predictions.transform.dense.weight"
-# BERT's heads that no run here holds: next-sentence prediction, sequence classification.
-BERT_LEFT_OUT = {"cls.seq_relationship.": "the next-sentence head (cls.seq_relationship; no objective here trains it)",
-                 "classifier.": "the sequence classifier (classifier; fine-tuning starts a new head)"}
+BERT_POOLER, BERT_MLM_HEAD, BERT_CLASSIFIER = ("bert.pooler.dense.weight", "cls.predictions.transform.dense.weight",
+                                              "classifier.weight")
+# BERT's head that no run here holds: next-sentence prediction.
+BERT_NSP = "cls.seq_relationship."
 # ElectraConfig's and BertConfig's defaults, for keys a config.json leaves out (BERT: embedding = hidden).
 DEFAULTS = {"vocab_size": 30522, "embedding_size": 128, "hidden_size": 256, "num_hidden_layers": 12,
             "num_attention_heads": 4, "intermediate_size": 1024, "hidden_act": "gelu", "hidden_dropout_prob": 0.1,
@@ -209,7 +210,7 @@ class ModelFiles:
         BERT's heads left out on purpose, and output layers equal to the weights they are tied to)."""
         unused = sorted(set(self.tensors) - set(keys) - set(BUFFERS))
         if self.role == "bert":
-            unused = [k for k in unused if not k.startswith(tuple(BERT_LEFT_OUT))]
+            unused = [k for k in unused if not k.startswith(BERT_NSP)]
         for key in [k for k in unused if k in TIED]:
             if not np.array_equal(self.tensors[key], self.tensor(TIED[key])):
                 raise ConversionError(f"{self.weights_path}: {key} differs from {TIED[key]}: an untied output "
@@ -284,10 +285,25 @@ def read(path: str, generator: str | None = None, vocab: str | None = None, lowe
     return ConvertedModel(config, model, tokenizer, notes)
 
 
+def _classifier(files: ModelFiles) -> ImportedClassifier:
+    """A BertForSequenceClassification's head: its labels from id2label (regression: one output
+    with problem_type "regression")."""
+    kernel, bias = files.tensor(BERT_CLASSIFIER), files.tensor("classifier.bias")
+    outputs = kernel.shape[0]
+    if files.config.get("problem_type") == "regression" or outputs == 1:
+        return ImportedClassifier(np.ascontiguousarray(kernel.T), bias, None)
+    id2label = files.config.get("id2label") or {}
+    labels = tuple(str(id2label.get(str(i), id2label.get(i, f"LABEL_{i}"))) for i in range(outputs))
+    if len(set(labels)) != outputs:
+        raise ConversionError(f"{files.config_path}: id2label {id2label} does not name {outputs} different labels")
+    return ImportedClassifier(np.ascontiguousarray(kernel.T), bias, labels)
+
+
 def read_bert(files: ModelFiles, vocab: str | None, lowercase: bool | None) -> ConvertedModel:
     """Imports a BERT as a masked LM (objective "mlm") with its pooler where the file has one; a
     file without the masked-LM head (BertModel, BertForSequenceClassification) gets a new one
-    (random weights) for continued pre-training."""
+    (random weights) for continued pre-training. A sequence classifier on the pooler comes with
+    it (a run directory then holds a fine-tuned classification or regression run)."""
     encoder = files.encoder()
     tokenizer, vocab_file = huggingface_tokenizer.read(files.directory, vocab, lowercase,
                                                        encoder.max_position_embeddings)
@@ -301,13 +317,23 @@ def read_bert(files: ModelFiles, vocab: str | None, lowercase: bool | None) -> C
     for key, (name, transposed) in keys.items():
         if head or not key.startswith("cls."):
             assign(names[name], files.tensor(key), files.weights_path, key, files.config_path, transposed)
-    files.check_all_used(k for k in keys if head or not k.startswith("cls."))
-    notes = [] if head else ["no masked-LM head: continuing pre-training starts a new one (random weights)"]
+    classifier = _classifier(files) if BERT_CLASSIFIER in files.tensors else None
+    if classifier is not None and not config.model.pooler:
+        raise ConversionError(f"{files.weights_path}: a classifier without {BERT_POOLER} cannot be represented "
+                              "(BertForSequenceClassification classifies from the pooler)")
+    used = [k for k in keys if head or not k.startswith("cls.")]
+    files.check_all_used(used + (["classifier.weight", "classifier.bias"] if classifier else []))
+    notes = []
+    if classifier is not None:
+        notes.append(f"a sequence classifier ({', '.join(classifier.labels) if classifier.labels else 'regression'}):"
+                     " a run directory holds it as a fine-tuned run (trainers.export, finetune --eval_only)")
+    elif not head:
+        notes.append("no masked-LM head: continuing pre-training starts a new one (random weights)")
     if not config.model.pooler:
         notes.append("no pooler: fine-tuning classifies from [CLS] itself, as ELECTRA does")
-    notes += [f"left out {what}" for prefix, what in BERT_LEFT_OUT.items()
-              if any(k.startswith(prefix) for k in files.tensors)]
-    return ConvertedModel(config, model, tokenizer, notes)
+    if any(k.startswith(BERT_NSP) for k in files.tensors):
+        notes.append("left out the next-sentence head (cls.seq_relationship; no objective here trains it)")
+    return ConvertedModel(config, model, tokenizer, notes, classifier)
 
 
 def hf_config(encoder: EncoderConfig, role: str, pad_id: int) -> dict:
@@ -332,6 +358,8 @@ def hf_config(encoder: EncoderConfig, role: str, pad_id: int) -> dict:
 def write(converted: ConvertedModel, out_dir: str) -> list[str]:
     """Writes OUT/discriminator and OUT/generator (config.json, model.safetensors, tokenizer files);
     a masked LM (a BERT run) as one BertForMaskedLM directory OUT, with its pooler where it has one."""
+    if converted.classifier is not None:
+        raise ConversionError(f"{out_dir}: a sequence classifier converts into a run directory (--to_format=run)")
     names = named_variables(converted.model)
     model_config = converted.config.model
     pad_id = converted.tokenizer.special_ids(out_dir)["pad"]
