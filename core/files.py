@@ -69,12 +69,26 @@ def _beam() -> Files:
     return Files(read, write, FileSystems.exists, os.path.isdir, makedirs, glob)
 
 
-_LAYERS: dict[str, Callable[[], Files]] = {"tensorflow": _gfile, "beam": _beam}
+def _local() -> Files:
+    def read(path: str) -> bytes:
+        with open(path, "rb") as f:
+            return f.read()
+
+    def write(path: str, data: bytes) -> None:
+        with open(path, "wb") as f:
+            f.write(data)
+
+    import glob
+    return Files(read, write, os.path.exists, os.path.isdir, lambda path: os.makedirs(path, exist_ok=True),
+                 lambda pattern: sorted(glob.glob(pattern)))
+
+
+_LAYERS: dict[str, Callable[[], Files]] = {"tensorflow": _gfile, "beam": _beam, "local": _local}
 _made: dict[str, Files] = {}
 
 
 def layer(name: str = "tensorflow") -> Files:
-    """The file layer `name` ("tensorflow": tf.io.gfile, "beam": Beam's FileSystems)."""
+    """The file layer `name` ("tensorflow": tf.io.gfile, "beam": Beam's FileSystems, "local": Python's)."""
     if name not in _made:
         _made[name] = _LAYERS[name]()
     return _made[name]
@@ -82,8 +96,8 @@ def layer(name: str = "tensorflow") -> Files:
 
 def check_directory(path: str, flag: str, files: Files | None = None) -> None:
     """`path` (given with `flag`) must be a directory or not exist yet, nor lie under a file: one
-    UserError line otherwise."""
-    files = files or layer()
+    UserError line otherwise. Local paths need no file layer beyond Python's (no TensorFlow import)."""
+    files = files or layer("local" if "://" not in path else "tensorflow")
     ancestor = path  # the nearest part of the path that exists
     while ancestor and not files.exists(ancestor):
         ancestor = os.path.dirname(ancestor.rstrip("/"))
