@@ -33,3 +33,14 @@ def test_records_summary_and_plots(tmp_path):
     assert movies["electra_median_above_mlm_at_flops"] == [2e13]
     assert result["summary"]["tweets"]["electra_first_beats_random_beyond_spread_at_flops"] is None
     assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["transfer_movies.png", "transfer_tweets.png"]
+
+
+def test_overlap_finds_texts_of_the_corpus(tmp_path, capsys):
+    from benchmarks.studies import overlap
+    corpus = "the quick brown fox jumps over the lazy dog near the old river bank at dawn today\n"
+    (tmp_path / "corpus.txt").write_text(corpus * 2)
+    (tmp_path / "task.tsv").write_text("sentence\tlabel\nThe quick brown fox jumps over the lazy dog, near the old "
+                                       "river bank.\tpositive\nsomething else entirely here\tnegative\nfox\tpositive\n")
+    assert overlap.main([f"--corpus={tmp_path}/*.txt", f"--labelled={tmp_path}/task.tsv", "--n=5"]) == 0
+    result = json.loads(capsys.readouterr().out)["files"][str(tmp_path / "task.tsv")]
+    assert (result["texts"], result["shorter_than_n"], result["sharing_an_ngram"], result["found_whole"]) == (3, 2, 1, 1)
