@@ -102,8 +102,9 @@ class TransformerLayer(keras.layers.Layer):
 
     def attend(self, x, attention_bias, training=None, return_probabilities=False, cache=None, cache_index=0):
         """Multi-head scaled dot-product attention (the Transformer paper, 2017): (B, T, H) -> (B, T, H);
-        with `return_probabilities`, also the attention probabilities over the keys (B, N, T, T)
-        float32 (before attention dropout). With `cache` (keys, values), each (B, S, N, H / N):
+        with `return_probabilities`, also {"probabilities": over the keys (before attention
+        dropout), "scores": q.k / sqrt(H / N) before the padding bias and the softmax}, each
+        (B, N, T, T) float32. With `cache` (keys, values), each (B, S, N, H / N):
         this call's keys and values are written at positions cache_index..cache_index + T - 1,
         the queries attend over all S (attention_bias (B, 1, T, S) masks the rest), and the
         result is (output, updated cache)."""
@@ -124,11 +125,13 @@ class TransformerLayer(keras.layers.Layer):
         output = self.attention_output(ops.reshape(context, ops.shape(x)))
         if cache is not None:
             return output, (k, v)
-        return (output, probs) if return_probabilities else output
+        if return_probabilities:
+            return output, {"probabilities": probs, "scores": ops.cast(scores, "float32")}
+        return output
 
     def call(self, x, attention_bias, training=None, return_attention=False, cache=None, cache_index=0):
-        """x (B, T, H) -> (B, T, H); with `return_attention`, (it, attention probabilities
-        (B, N, T, T) float32); with `cache` (see `attend`), (it, the updated cache)."""
+        """x (B, T, H) -> (B, T, H); with `return_attention`, (it, {"probabilities", "scores"}
+        (B, N, T, T) float32, see `attend`); with `cache` (see `attend`), (it, the updated cache)."""
         with_extra = return_attention or cache is not None
         result = self.attend(self.attention_norm(x) if self.pre_norm else x, attention_bias, training=training,
                              return_probabilities=return_attention, cache=cache, cache_index=cache_index)
@@ -163,8 +166,9 @@ class Encoder(keras.layers.Layer):
     `return_layers` it returns {"hidden_states": L + 1 tensors (B, T, H), the
     (projected) embeddings then each layer's output, the last being the plain
     call's result; "attention_probabilities": L tensors (B, N, T, T) float32,
-    each layer's softmax over the keys}; only a call that asks for them computes
-    the probabilities explicitly instead of the fused attention.
+    each layer's softmax over the keys; "attention_scores": the same layers'
+    pre-softmax scores q.k / sqrt(H / N), padding not masked}; only a call that
+    asks for them computes attention explicitly instead of the fused kernel.
     The embedding block is passed in so that two encoders can share it. With
     `num_hidden_groups` G < L, `layers` holds G distinct layers and layer i
     of the stack runs `layers[layer_groups(L, G)[i]]` (cross-layer sharing);
@@ -192,12 +196,14 @@ class Encoder(keras.layers.Layer):
         if self.projection is not None:
             x = self.projection(x)
         bias = attention_bias(input_mask)
-        layers = {"hidden_states": [x], "attention_probabilities": []} if return_layers else None
+        layers = {"hidden_states": [x], "attention_probabilities": [], "attention_scores": []} if return_layers \
+            else None
         for group in self.schedule:
             if return_layers:
-                x, probabilities = self.layers[group](x, bias, training=training, return_attention=True)
+                x, attention = self.layers[group](x, bias, training=training, return_attention=True)
                 layers["hidden_states"].append(x)
-                layers["attention_probabilities"].append(probabilities)
+                layers["attention_probabilities"].append(attention["probabilities"])
+                layers["attention_scores"].append(attention["scores"])
             else:
                 x = self.layers[group](x, bias, training=training)
         return layers if return_layers else x

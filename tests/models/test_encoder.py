@@ -66,7 +66,7 @@ def test_explicit_attention_equals_the_fused_path():
     np.testing.assert_allclose(np.asarray(layer(x, bias, training=True)), fused, atol=2e-6)
 
 
-def test_return_layers_gives_each_level_and_each_layer_s_attention_probabilities():
+def test_return_layers_gives_each_level_and_each_layer_s_attention_probabilities_and_scores():
     encoder = small_encoder(num_layers=2, dropout_rate=0.0)
     f = make_features(batch=2)
     ids, mask, segments = f["input_ids"], f["input_mask"], f["segment_ids"]
@@ -82,11 +82,15 @@ def test_return_layers_gives_each_level_and_each_layer_s_attention_probabilities
     # Layer 0's by hand: per head (4 of width 8), softmax over the keys of q.k / sqrt(8), padding excluded.
     layer = encoder.layers[0]
     q, k = ((x @ np.asarray(d.kernel) + np.asarray(d.bias)).reshape(2, 32, 4, 8) for d in (layer.query, layer.key))
-    scores = np.einsum("btnd,bsnd->bnts", q, k) / np.sqrt(8) + np.where(mask > 0, 0, -np.inf)[:, None, None, :]
+    raw = np.einsum("btnd,bsnd->bnts", q, k) / np.sqrt(8)
+    scores = raw + np.where(mask > 0, 0, -np.inf)[:, None, None, :]
     expected = np.exp(scores - scores.max(-1, keepdims=True))
     expected /= expected.sum(-1, keepdims=True)
     assert probabilities[0].shape == (2, 4, 32, 32)
     np.testing.assert_allclose(np.asarray(probabilities[0]), expected, atol=1e-6)
+    # Pre-softmax scores (TinyBERT's attention loss), padding not masked.
+    assert len(layers["attention_scores"]) == 2
+    np.testing.assert_allclose(np.asarray(layers["attention_scores"][0]), raw, atol=1e-5)
 
 
 def test_albert_groups_share_layers_across_the_stack():
