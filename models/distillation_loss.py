@@ -6,7 +6,8 @@ T^2; for regression the squared difference of the outputs (as TinyBERT does for
 STS-B). DistilBERT (arXiv:1910.01108): 1 - cosine between the last hidden
 states. TinyBERT (arXiv:1909.10351): MSE of the embedding outputs, of mapped
 layers' hidden states (through a learned projection when the widths differ)
-and of their pre-softmax attention scores, over real (non-padding) tokens only.
+and of their pre-softmax attention scores, over real (non-padding) tokens only
+(`intermediate_sums`).
 """
 from __future__ import annotations
 
@@ -88,3 +89,22 @@ def parse_layer_map(text: str, student_layers: int, teacher_layers: int) -> list
         raise ValueError(f"layer map {text!r}: teacher layer {outside[0]} is out of range; the teacher has "
                          f"layers 1..{teacher_layers}")
     return layers
+
+
+def intermediate_sums(student: dict, teacher: dict, input_mask, layer_map: list[int]) -> dict:
+    """TinyBERT's intermediate-layer sums for one batch.
+
+    student: {"hidden_states": M + 1 tensors (B, T, H) at the teacher's width (projected),
+    "attention_scores": M tensors (B, N, T, T)}; teacher: the same of its L layers; layer_map:
+    the teacher layer (1..L) of each student layer. -> {"embedding_sum", "hidden_sum" (summed
+    over the M layers; divide by the real tokens for TinyBERT's sum of per-layer MSEs),
+    "attention_sum" (divide by `attention_pairs`)}, scalars float32.
+    """
+    s_states, t_states = student["hidden_states"], teacher["hidden_states"]
+    hidden = attention = 0.0
+    for m, layer in enumerate(layer_map, start=1):
+        hidden = hidden + token_mse_sum(s_states[m], t_states[layer], input_mask)
+        attention = attention + attention_score_mse_sum(student["attention_scores"][m - 1],
+                                                        teacher["attention_scores"][layer - 1], input_mask)
+    return {"embedding_sum": token_mse_sum(s_states[0], t_states[0], input_mask),
+            "hidden_sum": hidden, "attention_sum": attention}

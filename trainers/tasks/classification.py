@@ -14,6 +14,18 @@ from trainers.tasks.classification_metrics import classification_metrics, regres
 from trainers.tasks.finetuning import FinetuningTask
 
 
+def label_loss(logits, label, regression: bool):
+    """Per example (loss, correct): softmax cross-entropy and 1/0 for the argmax being the label
+    (logits (B, K) float32, label (B,) int); regression: squared error of logits[:, 0] to the
+    label (B,) float and zeros. Each (B,) float32."""
+    if regression:
+        loss = ops.square(logits[:, 0] - ops.cast(label, "float32"))
+        return loss, ops.zeros_like(loss)
+    log_probs = ops.log_softmax(logits, axis=-1)
+    loss = -ops.take_along_axis(log_probs, ops.cast(label, "int32")[:, None], axis=-1)[:, 0]
+    return loss, ops.cast(ops.equal(ops.argmax(logits, axis=-1), ops.cast(label, "int64")), "float32")
+
+
 class ClassificationTask(FinetuningTask):
     """num_outputs: the number of labels (1 for regression)."""
 
@@ -25,15 +37,7 @@ class ClassificationTask(FinetuningTask):
 
     def _outputs(self, model, batch, training):
         logits = ops.cast(model(batch, training=training)["logits"], "float32")
-        label = batch["label"]
-        if self.regression:
-            prediction = logits[:, 0]
-            loss = ops.square(prediction - ops.cast(label, "float32"))
-            correct = ops.zeros_like(loss)
-        else:
-            log_probs = ops.log_softmax(logits, axis=-1)
-            loss = -ops.take_along_axis(log_probs, ops.cast(label, "int32")[:, None], axis=-1)[:, 0]
-            correct = ops.cast(ops.equal(ops.argmax(logits, axis=-1), ops.cast(label, "int64")), "float32")
+        loss, correct = label_loss(logits, batch["label"], self.regression)
         sums = {"loss_sum": ops.sum(loss), "correct": ops.sum(correct),
                 "examples": ops.cast(ops.shape(logits)[0], "float32"),
                 "tokens": ops.sum(ops.cast(batch["input_mask"], "float32"))}
