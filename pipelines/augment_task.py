@@ -11,7 +11,8 @@ pre-trained run's generator, or an imported BERT masked LM) ranks highest
 with that word masked in its text (pipelines/augmentation.py). Defaults are
 the paper's (N 20, p 0.4, M 15). The output is a TSV with the text and label
 columns (texts as words joined by spaces), which trainers.distill reads as
---train_file; OUTPUT.json records the settings and the counts, also printed.
+--train_file; the .json beside it (train_aug.json for train_aug.tsv) records
+the settings and the counts, also printed.
 A row's variants depend only on --seed and the row.
 """
 from __future__ import annotations
@@ -82,7 +83,8 @@ def candidate_words(pretrainer, vocab: list[str], rows, pieces, special, length:
     import tensorflow as tf
     allowed = tf.constant([is_word(piece) for piece in vocab])
 
-    @tf.function(input_signature=[tf.TensorSpec([None, length], tf.int32)] * 2 + [tf.TensorSpec([None], tf.int32)])
+    @tf.function(input_signature=[tf.TensorSpec([None, length], tf.int32)] * 2 + [tf.TensorSpec([None], tf.int32)],
+                 autograph=False)
     def ranked(ids, mask, positions):
         logits = pretrainer.generator_logits(ids, mask, tf.zeros_like(ids), positions[:, None], training=False)
         logits = tf.where(allowed, tf.cast(logits[:, 0], tf.float32), -np.inf)

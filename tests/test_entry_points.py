@@ -59,6 +59,11 @@ def mistakes(tmp_path_factory):
         "fewshot": (("trainers.fewshot", f"--model_dir={tmp}/none", f"--train_file={tmp}/t.csv",
                      f"--eval_file={tmp}/t.csv", "--text_columns=text", "--label_column=label"),
                     "none/config.json not found"),
+        "distill": (("trainers.distill", f"--teacher={tmp}/none", "--student=tinybert_4", f"--model_dir={tmp}/d",
+                     f"--train_file={tmp}/t.csv", f"--eval_file={tmp}/t.csv"), "none/config.json not found"),
+        "augment_task": (("pipelines.augment_task", f"--input={tmp}/t.csv", f"--output={tmp}/a.tsv",
+                          "--text_columns=text", "--label_column=label", f"--masked_lm={tmp}"),
+                         "t.csv: file not found"),
     }
     started = {name: (_start(*args), message) for name, (args, message) in cases.items()}
     yield {name: (process.communicate(timeout=300), process.returncode, message)
@@ -67,7 +72,7 @@ def mistakes(tmp_path_factory):
 
 @pytest.mark.parametrize("name", ["build_pretraining_data", "build_vocab", "pretrain_no_vocab", "pretrain_preset",
                                   "pretrain_other_run", "export", "finetune", "convert", "serving_check",
-                                  "generate", "fewshot"])
+                                  "generate", "fewshot", "distill", "augment_task"])
 def test_a_mistake_is_one_line_and_status_2(mistakes, name):
     (stdout, stderr), status, message = mistakes[name]
     assert status == 2, stderr
