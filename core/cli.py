@@ -72,6 +72,27 @@ _PATH_ERRORS = (FileNotFoundError, PermissionError, NotADirectoryError, IsADirec
 _TF_PATH_ERRORS = ("NotFoundError", "PermissionDeniedError", "AlreadyExistsError")
 
 
+class _CurrentStdout(logging.Handler):
+    """Writes each record to what sys.stdout is when the record is emitted (redirected or captured
+    output included), so a handler installed once never writes to a stream closed since."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stdout.write(self.format(record) + "\n")
+        except Exception:  # noqa: BLE001 (logging's own convention: report, never raise)
+            self.handleError(record)
+
+
+def log_to_stdout(name: str) -> None:
+    """Shows logger `name`'s INFO records on stdout, as plain messages; idempotent."""
+    logger = logging.getLogger(name)
+    if not any(isinstance(h, _CurrentStdout) for h in logger.handlers):
+        handler = _CurrentStdout()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
 def is_user_error(err: Exception) -> bool:
     """UserError, or a file layer's error about a path (missing, not permitted, of the wrong kind)."""
     tf_path = type(err).__name__ in _TF_PATH_ERRORS and type(err).__module__.startswith("tensorflow")

@@ -51,7 +51,7 @@ def mistakes(tmp_path_factory):
         "finetune": (("trainers.finetune", "--task=sst2", f"--init_checkpoint={finetuned}",
                       f"--model_dir={tmp}/ft", f"--data_dir={tmp}"), "is a fine-tuning run"),
         "convert": (("trainers.convert", f"--from={finetuned}", f"--to={tmp}/c", "--from_format=huggingface"),
-                    "finetuned/config.json: model_type None is not ELECTRA"),
+                    "finetuned/config.json: model_type None is neither ELECTRA nor BERT"),
         "serving_check": (("trainers.serving_check", f"--saved_model={tmp}/none"),
                           "none: neither a SavedModel nor a directory of numbered versions"),
         "generate": (("trainers.generate", f"--model_dir={finetuned}", "--prompt=hi"),

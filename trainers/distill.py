@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import dataclasses
 import gc
-import logging
 import os
 import sys
 
@@ -375,10 +374,7 @@ def general_distillation(args) -> int:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    logging.getLogger("trainers").addHandler(handler)
-    logging.getLogger("trainers").setLevel(logging.INFO)
+    cli.log_to_stdout("trainers")
     return general_distillation(args) if args.data else task_distillation(args)
 
 

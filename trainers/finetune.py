@@ -17,7 +17,6 @@ median and best over the seeds. Rerunning resumes; finished seeds are kept.
 from __future__ import annotations
 
 import dataclasses
-import logging
 import os
 import sys
 
@@ -108,10 +107,7 @@ def run_one(args, config: FinetuneConfig, data, features, strategy, run_dir: str
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    logging.getLogger("trainers").addHandler(handler)
-    logging.getLogger("trainers").setLevel(logging.INFO)
+    cli.log_to_stdout("trainers")
     if args.eval_only:
         seeded = sorted(tf.io.gfile.glob(os.path.join(args.model_dir, "seed_*")))
         source_dir = args.model_dir if args.seeds == 1 or not seeded else seeded[0]

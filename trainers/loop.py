@@ -58,18 +58,24 @@ class Trainer:
         if t.batch_size % (strategy.num_replicas_in_sync * t.grad_accumulation_steps):
             raise ValueError(f"batch_size {t.batch_size} is not divisible by {strategy.num_replicas_in_sync} "
                              f"replica(s) x {t.grad_accumulation_steps} accumulation step(s)")
-        keras.mixed_precision.set_global_policy(t.precision)
         keras.utils.set_random_seed(t.seed)  # initial weights and dropout seeds follow the config
-        with strategy.scope():
-            self.model = task.build_model()
-            # Builds the model; the statistics' shapes give the zeros that sums start from.
-            stats = task.statistics(self.model, task.dummy_batch(), training=False)
-            self._zero_stats = {k: np.zeros_like(np.asarray(v)) for k, v in stats.items()}
-            optimizer = make_optimizer(t, task.learning_rate_multipliers(self.model))
-            if t.precision == "mixed_float16":
-                optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-            self.optimizer = optimizer
-            self.optimizer.build(self.model.trainable_variables)
+        # The precision policy holds while the model is built (its layers keep it), not after:
+        # models built later in the process take their own.
+        previous_policy = keras.mixed_precision.global_policy()
+        keras.mixed_precision.set_global_policy(t.precision)
+        try:
+            with strategy.scope():
+                self.model = task.build_model()
+                # Builds the model; the statistics' shapes give the zeros that sums start from.
+                stats = task.statistics(self.model, task.dummy_batch(), training=False)
+                self._zero_stats = {k: np.zeros_like(np.asarray(v)) for k, v in stats.items()}
+                optimizer = make_optimizer(t, task.learning_rate_multipliers(self.model))
+                if t.precision == "mixed_float16":
+                    optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+                self.optimizer = optimizer
+                self.optimizer.build(self.model.trainable_variables)
+        finally:
+            keras.mixed_precision.set_global_policy(previous_policy)
         # One plain tf.data iterator per worker (checkpointable, unlike tf.distribute
         # iterators); each step splits its batch across the worker's replicas.
         worker = worker_input_context(strategy)
