@@ -32,6 +32,8 @@ def test_variants_replace_eligible_words_with_their_candidates_and_are_distinct(
         assert [i for i in range(6) if new[i] != tokens[i]] and all(
             new[i] == tokens[i] or new[i] in candidates.get(i, []) for i in range(6))
     assert counts["variants_drawn"] == 50 and counts["duplicates_dropped"] == 45
+    other = variants(tokens, candidates, 3, 0.5, np.random.default_rng(1), collections.Counter())
+    assert other != variants(tokens, candidates, 3, 0.5, np.random.default_rng(0), collections.Counter())
     none = collections.Counter()
     assert variants(tokens, candidates, 5, 0.0, np.random.default_rng(0), none) == []
     assert none["duplicates_dropped"] == 5
@@ -61,10 +63,10 @@ def test_augmentation_is_deterministic_for_a_seed_and_counted(masked_lm, tmp_pat
     args = [f"--input={base / 'train.csv'}", "--text_columns=text", "--label_column=label", f"--masked_lm={run}",
             "--variants=4", "--candidates=3"]
     outputs = {}
-    for name, seed in (("a", 0), ("b", 0), ("c", 1)):
-        assert main(args + [f"--output={tmp_path / name}.tsv", f"--seed={seed}"]) == 0
+    for name in ("a", "b"):
+        assert main(args + [f"--output={tmp_path / name}.tsv", "--seed=3"]) == 0
         outputs[name] = (tmp_path / f"{name}.tsv").read_text()
-    assert outputs["a"] == outputs["b"] != outputs["c"]
+    assert outputs["a"] == outputs["b"]
     lines = outputs["a"].splitlines()
     counts = json.loads((tmp_path / "a.json").read_text())["counts"]
     assert lines[0] == "text\tlabel" and counts["rows"] == 3 and counts["rows_written"] == len(lines) - 1
