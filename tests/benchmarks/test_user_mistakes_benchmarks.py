@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from benchmarks import objective_comparison, pipeline_throughput, train_throughput, transfer_curve
+from benchmarks import distillation, objective_comparison, pipeline_throughput, train_throughput, transfer_curve
 from benchmarks.studies import representation_diagnostics
 from configs import get_config, with_vocab_size
 from configs.finetune_config import finetune_config
@@ -119,6 +119,25 @@ def test_a_command_that_reports_a_mistake_is_one_line(paths, capsys):
     line = mistakes.run_mistake(lambda argv: objective_comparison.run(argv, log), ["trainers.results_table",
                                 paths["a_dir"]], capsys, watched=[paths["a_dir"]])
     assert f"trainers.results_table: {paths['a_dir']}/results.json not found" in line and log in line
+
+
+DISTILLATION_ARGV = ["--teacher_init={no_checkpoint}", "--train_file={tmp}/task.csv", "--eval_file={tmp}/task.csv",
+                     "--text_columns=text", "--label_column=label", "--output_dir={tmp}/out"]
+DISTILLATION = {
+    "teacher_init not a pre-trained run": (["--teacher_init={finetuned}"], ["{finetuned} is a fine-tuning run"]),
+    "unknown student": (["--student=tinybert_9"], ["unknown config preset 'tinybert_9'"]),
+    "masked_lm not a run": (["--masked_lm={data}"], ["{data}: no config.json beside it"]),
+    "pretraining_data matches nothing": (["--pretraining_data={tmp}/none-*"], ["--pretraining_data '{tmp}/none-*'"]),
+    "label column not in the file": (["--label_column=stars"], ["stars"]),
+    "output_dir is a file": (["--output_dir={file}"], ["--output_dir {file} is a file"]),
+    "zero seeds": (["--seeds=0"], ["--seeds must be >= 1"]),
+}
+
+
+@pytest.mark.parametrize("case", DISTILLATION)
+def test_distillation_mistakes(paths, capsys, case):
+    changes, expected = DISTILLATION[case]
+    _check(distillation.main, _replace(DISTILLATION_ARGV, *changes), expected, paths, capsys)
 
 
 DIAGNOSTICS_ARGV = ["--model_dir={no_checkpoint}", "--eval_data={data}/heldout-*"]
