@@ -38,6 +38,7 @@ import sys
 import time
 
 from benchmarks.flags import preset_config, require_matches
+from benchmarks.machine import cpu_description
 from benchmarks.objective_comparison import run
 from core import cli, run_files
 from core.files import check_directory
@@ -293,7 +294,7 @@ def write_result(args, argv, started, teacher, results, models, texts) -> None:
                          speedup_b32=latency["teacher"][32] / latency[model][32],
                          flop_ratio=size["teacher"]["forward_flops"] / size[model]["forward_flops"]))
     result = {"command": "python -m benchmarks.distillation " + " ".join(argv if argv is not None else sys.argv[1:]),
-              "date": time.strftime("%Y-%m-%d"), "cpu_count": os.cpu_count(), "teacher_run": teacher,
+              "date": time.strftime("%Y-%m-%d"), **cpu_description(), "teacher_run": teacher,
               "seeds": args.seeds, "rows": rows, "targets": targets(rows, args.student),
               "minutes": round((time.time() - started) / 60, 1)}
     with open(out("distillation.json"), "w") as f:

@@ -30,7 +30,6 @@ gradient norm; parts that overlap in the whole step make it smaller).
 """
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -41,6 +40,7 @@ import tensorflow as tf
 import tf_keras
 
 from benchmarks.flags import preset_config, require_positive
+from benchmarks.machine import cpu_description
 from benchmarks.model_flops import FLOP_FORMULA, train_flops_per_sequence
 from core import cli
 from models.rtd_loss import discriminator_statistics, masked_lm_statistics
@@ -51,8 +51,6 @@ from trainers.tasks.pretraining import PretrainingTask
 SEQ = 128
 PARTS = ("masking", "generator_forward_backward", "sampling", "discriminator_forward_backward",
          "optimizer")
-CPU_FEATURES = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16", "avx_vnni",
-                "amx_tile", "amx_bf16", "amx_int8", "amx_fp16")
 SPECIAL = {"pad": 0, "unk": 1, "cls": 2, "sep": 3, "mask": 4}
 def write_records(directory: str, vocab_size: int, count: int = 64) -> str:
     """Full-length [CLS] w.. [SEP] examples with random word ids; returns the file pattern."""
@@ -66,22 +64,6 @@ def write_records(directory: str, vocab_size: int, count: int = 64) -> str:
                                            ("segment_ids", [0] * SEQ))}
             writer.write(tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString())
     return path
-
-
-def cpu_description() -> dict:
-    """CPU model, logical cores and the vector/matrix features that matter for training."""
-    name, flags = platform.processor() or platform.machine(), set()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                if key.strip() == "model name":
-                    name = value.strip()
-                elif key.strip() == "flags":
-                    flags = set(value.split())
-    except OSError:  # not Linux
-        pass
-    return {"cpu": name, "cpu_cores": os.cpu_count(), "cpu_features": [f for f in CPU_FEATURES if f in flags]}
 
 
 def dense_gradients(grads, variables) -> list:

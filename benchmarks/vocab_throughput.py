@@ -36,6 +36,7 @@ from tensorflow_text.python.ops.bert_tokenizer import BasicTokenizer
 from tensorflow_text.tools.wordpiece_vocab import bert_vocab_from_dataset as bert_vocab
 from tensorflow_text.tools.wordpiece_vocab import wordpiece_tokenizer_learner_lib as learner
 
+from benchmarks.machine import cpu_description
 from core import vocabulary
 from pipelines import (build_vocab, documents, formats, inputs, pretraining_data, tokenization,
                        wordpiece_learner)
@@ -46,12 +47,6 @@ _LAUNCHER = ("import resource, subprocess, sys\n"
              "code = subprocess.call(sys.argv[1:])\n"
              "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
              "sys.exit(code)")
-
-
-def cpu_model() -> str:
-    with open("/proc/cpuinfo") as f:
-        return next((line.split(":", 1)[1].strip() for line in f
-                     if line.startswith("model name")), "unknown")
 
 
 def learn_vocab_old(lines: list[str], vocab_size: int, lowercase: bool) -> list[str]:
@@ -160,7 +155,7 @@ def main() -> None:
     except FileNotFoundError as error:
         raise SystemExit(f"{error}; the demo corpus comes from "
                          "`python -m pipelines.default_corpus --cache_dir=data`")
-    result = {"cpu": cpu_model(), "cpus": len(os.sched_getaffinity(0)), "inputs": args.input,
+    result = {**cpu_description(), "inputs": args.input,
               "input_mb": round(sum(sizes.values()) / 1e6, 1), "vocab_size": args.vocab_size,
               "heldout_percent": args.heldout_percent, "workers": args.workers}
     with tempfile.TemporaryDirectory() as directory:
