@@ -11,13 +11,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import tensorflow as tf
 
 from configs import PretrainConfig
 from models.decoder import CausalLM
 from models.lm_loss import LM_COUNTS, lm_metrics, next_token_statistics
 from trainers import baselines
-from trainers.input_data import BLOCK_FEATURES, make_dataset
+from trainers.input_data import BLOCK_FEATURES
 from trainers.tasks.pretraining import PretrainingTask
 
 
@@ -26,6 +25,7 @@ class CausalLMTask(PretrainingTask):
     T + 1 tokens; byte_lengths (V,): UTF-8 bytes of each token's text (core.vocabulary.piece_byte_lengths)."""
 
     count_names = LM_COUNTS
+    features, extra_tokens = BLOCK_FEATURES, 1
 
     def __init__(self, config: PretrainConfig, train_pattern: str, max_seq_length: int, byte_lengths,
                  eval_pattern: str = "", skip_corrupt_records: bool = False, shard_examples: dict | None = None):
@@ -36,23 +36,6 @@ class CausalLMTask(PretrainingTask):
 
     def build_model(self):
         return CausalLM(self.config.model.encoder, name="causal_lm")
-
-    def dummy_batch(self):
-        return {"input_ids": tf.zeros((1, self.max_seq_length + 1), tf.int32)}
-
-    def _dataset(self, pattern, batch_size, training, context=None):
-        t = self.config.train
-        return make_dataset(pattern, batch_size, self.max_seq_length + 1, training=training, seed=t.seed,
-                            shuffle_buffer=t.shuffle_buffer, input_context=context,
-                            record_limits=self.record_limits, features=BLOCK_FEATURES)
-
-    def train_dataset(self, batch_size, context):
-        return self._dataset(self.train_pattern, batch_size, True, context)
-
-    def eval_dataset(self, batch_size, split):
-        if not self.eval_pattern:
-            raise ValueError("no held-out data given (--eval_data)")
-        return self._dataset(self.eval_pattern, batch_size, False)
 
     # -- training ------------------------------------------------------------
 

@@ -17,13 +17,12 @@ from configs.distill_config import DistillConfig
 from models.distillation_loss import attention_pairs, intermediate_sums
 from models.distillation_student import DistillationStudent
 from models.pretrainer import ElectraPretrainer
-from trainers.input_data import make_dataset
 from trainers.model_loading import load_pretrainer
-from trainers.tasks.base import Task
 from trainers.tasks.distillation import describe_intermediate, intermediate_loss, intermediate_metrics
+from trainers.tasks.records import RecordsTask
 
 
-class GeneralDistillationTask(Task):
+class GeneralDistillationTask(RecordsTask):
     """config: the student's PretrainConfig; special_ids: the vocabulary's; train_pattern /
     eval_pattern: TFRecord globs of max_seq_length tokens; teacher_dir: the pre-trained teacher run;
     layer_map: the teacher layer (1..L) of each student layer."""
@@ -32,9 +31,9 @@ class GeneralDistillationTask(Task):
 
     def __init__(self, config: PretrainConfig, distill: DistillConfig, special_ids: dict, train_pattern: str,
                  eval_pattern: str, max_seq_length: int, teacher_dir: str, layer_map: list[int]):
+        super().__init__(train_pattern, eval_pattern, max_seq_length)
         self.config, self.train_config, self.distill = config, config.train, distill
-        self.special_ids, self.max_seq_length = special_ids, max_seq_length
-        self.train_pattern, self.eval_pattern = train_pattern, eval_pattern
+        self.special_ids = special_ids
         self.teacher_dir, self.layer_map = teacher_dir, layer_map
         self.teacher = None
 
@@ -44,21 +43,6 @@ class GeneralDistillationTask(Task):
         self.teacher = load_pretrainer(self.teacher_dir)[0].discriminator
         self.teacher.trainable = False
         return DistillationStudent(student, self.teacher.config.hidden_size, name="distillation")
-
-    def dummy_batch(self):
-        zeros = tf.zeros((1, self.max_seq_length), tf.int32)
-        return {"input_ids": zeros, "input_mask": zeros, "segment_ids": zeros}
-
-    def train_dataset(self, batch_size, context):
-        t = self.config.train
-        return make_dataset(self.train_pattern, batch_size, self.max_seq_length, training=True, seed=t.seed,
-                            shuffle_buffer=t.shuffle_buffer, input_context=context)
-
-    def eval_dataset(self, batch_size, split):
-        if not self.eval_pattern:
-            raise ValueError("no held-out data given (--eval_data)")
-        return make_dataset(self.eval_pattern, batch_size, self.max_seq_length, training=False,
-                            seed=self.config.train.seed)
 
     def statistics(self, model, batch, training):
         mask = batch["input_mask"]

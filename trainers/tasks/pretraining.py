@@ -7,8 +7,6 @@ two-stage schedule, and the held-out baselines.
 """
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import tensorflow as tf
 from keras import ops
@@ -18,55 +16,27 @@ from models.pretrainer import ElectraPretrainer
 from models.rtd_loss import LOSS_COUNTS, loss_weights, replica_loss, rtd_metrics, rtd_statistics
 from models.two_stage import init_discriminator_from_generator, stage_at, stage_variables
 from trainers import baselines
-from core.cli import UserError
-from trainers.input_data import corrupt_files, make_dataset
-from trainers.tasks.base import Task
+from trainers.input_data import make_dataset
+from trainers.tasks.records import RecordsTask
 
 RTD_OBJECTIVES = ("electra", "electra_15")
 
 
-class PretrainingTask(Task):
+class PretrainingTask(RecordsTask):
     """config: the resolved PretrainConfig; special_ids: {"pad", "cls", "sep", "mask", ...} -> id;
-    train_pattern / eval_pattern: TFRecord globs; max_seq_length: T of the records."""
+    the records' arguments are RecordsTask's."""
 
     count_names = LOSS_COUNTS
 
     def __init__(self, config: PretrainConfig, special_ids: dict, train_pattern: str, max_seq_length: int,
                  eval_pattern: str = "", skip_corrupt_records: bool = False, shard_examples: dict | None = None):
-        """skip_corrupt_records: scan the files first and read only the readable part of corrupt
-        ones; shard_examples {file name: examples} (the manifest's) says how many were lost."""
+        super().__init__(train_pattern, eval_pattern, max_seq_length, skip_corrupt_records, shard_examples)
         self.config, self.train_config = config, config.train
         self.special_ids = special_ids
-        self.train_pattern, self.eval_pattern = train_pattern, eval_pattern
-        self.max_seq_length = max_seq_length
         self.has_discriminator = config.model.objective != "mlm"
-        # {file: {"offset", "records_kept", "records_lost"}} of the corrupt files skipped.
-        self.skipped = {}
-        if skip_corrupt_records:
-            for pattern in filter(None, (train_pattern, eval_pattern)):
-                for path, (good, offset) in corrupt_files(pattern).items():
-                    expected = (shard_examples or {}).get(os.path.basename(path))
-                    self.skipped[path] = {"offset": offset, "records_kept": good,
-                                          "records_lost": expected - good if expected is not None else None}
-        self.record_limits = {path: s["records_kept"] for path, s in self.skipped.items()}
 
     def build_model(self):
         return ElectraPretrainer(self.config.model, self.special_ids, seed=self.config.train.seed)
-
-    def dummy_batch(self):
-        zeros = tf.zeros((1, self.max_seq_length), tf.int32)
-        return {"input_ids": zeros, "input_mask": zeros, "segment_ids": zeros}
-
-    def train_dataset(self, batch_size, context):
-        t = self.config.train
-        return make_dataset(self.train_pattern, batch_size, self.max_seq_length, training=True, seed=t.seed,
-                            shuffle_buffer=t.shuffle_buffer, input_context=context, record_limits=self.record_limits)
-
-    def eval_dataset(self, batch_size, split):
-        if not self.eval_pattern:
-            raise ValueError("no held-out data given (--eval_data)")
-        return make_dataset(self.eval_pattern, batch_size, self.max_seq_length, training=False,
-                            seed=self.config.train.seed, record_limits=self.record_limits)
 
     # -- training ------------------------------------------------------------
 
@@ -142,17 +112,6 @@ class PretrainingTask(Task):
         if self.has_discriminator:
             text = f"disc_loss {metrics['disc_loss']:.4f} disc_auc {metrics['disc_auc']:.4f} " + text
         return text
-
-    def input_error(self, error, checkpoint):
-        corrupt = {}
-        for pattern in filter(None, (self.train_pattern, self.eval_pattern)):
-            corrupt.update(corrupt_files(pattern))
-        if not corrupt:
-            return super().input_error(error, checkpoint)
-        path, (good, offset) = next(iter(corrupt.items()))
-        return UserError(f"{path}: corrupted record at byte {offset} (after {good} readable records); the "
-                         f"last good state is saved in {checkpoint}; rerun with --skip_corrupt_records to train "
-                         "without the unreadable rest of such files")
 
     # -- data-dependent set-up ------------------------------------------------------
 
