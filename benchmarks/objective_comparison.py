@@ -51,12 +51,7 @@ PAPER_GLUE = {"electra": 85.0, "all_tokens_mlm": 84.3, "replace_mlm": 82.4, "ele
 
 def parse_args(argv=None):
     p = cli.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", required=True, help="training TFRecords of pipelines.build_pretraining_data")
-    p.add_argument("--eval_data", default="", help="held-out TFRecords (pre-training metrics)")
-    add_downstream_arguments(p)
-    p.add_argument("--output_dir", required=True)
-    p.add_argument("--config", default="tiny", help="pre-training preset")
-    p.add_argument("--override", action="append", default=[], help="pre-training override for every objective")
+    add_study_arguments(p)
     p.add_argument("--budgets", default="", help="comma-separated ELECTRA steps (default: the preset's)")
     p.add_argument("--objectives", default=",".join(OBJECTIVES))
     args = p.parse_args(argv)
@@ -72,8 +67,14 @@ def parse_args(argv=None):
     return args
 
 
-def add_downstream_arguments(p: argparse.ArgumentParser) -> None:
-    """The downstream task's flags, which `finetune` reads."""
+def add_study_arguments(p: argparse.ArgumentParser) -> None:
+    """The flags of a study that pre-trains and fine-tunes: the pre-training data, preset and
+    overrides, the downstream task (`finetune` reads it) and the output directory."""
+    p.add_argument("--data", required=True, help="training TFRecords of pipelines.build_pretraining_data")
+    p.add_argument("--eval_data", default="", help="held-out TFRecords (pre-training metrics)")
+    p.add_argument("--output_dir", required=True)
+    p.add_argument("--config", default="tiny", help="pre-training preset")
+    p.add_argument("--override", action="append", default=[], help="pre-training override (every run), repeatable")
     p.add_argument("--train_file", required=True, help="downstream training data (CSV/TSV/JSONL)")
     p.add_argument("--eval_file", required=True, help="downstream evaluation data")
     p.add_argument("--text_columns", default="sentence")

@@ -34,7 +34,7 @@ import time
 import tensorflow as tf
 
 from benchmarks.model_flops import FLOP_FORMULA, train_flops_per_sequence
-from benchmarks.objective_comparison import add_downstream_arguments, check_inputs, config_for, finetune, run
+from benchmarks.objective_comparison import add_study_arguments, check_inputs, config_for, finetune, run
 from core import cli, run_files
 from trainers.loop import MILESTONES
 from trainers.results_table import load as load_results
@@ -44,12 +44,7 @@ HELDOUT = ("disc_auc", "disc_loss", "mlm_accuracy")
 
 def parse_args(argv=None):
     p = cli.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", required=True, help="training TFRecords of pipelines.build_pretraining_data")
-    p.add_argument("--eval_data", default="", help="held-out TFRecords (pre-training metrics at each point)")
-    add_downstream_arguments(p)
-    p.add_argument("--output_dir", required=True)
-    p.add_argument("--config", default="tiny", help="pre-training preset")
-    p.add_argument("--override", action="append", default=[], help="pre-training override")
+    add_study_arguments(p)
     p.add_argument("--steps", type=int, default=12000, help="pre-training steps of the run")
     p.add_argument("--every", type=int, default=1500, help="keep (and evaluate) a checkpoint every N steps")
     p.add_argument("--finetune_at", default="", help="comma-separated steps to fine-tune (multiples of --every; "
