@@ -200,7 +200,9 @@ def targets(rows: list[dict], student: str) -> dict:
                      "detail": f"{best['row']} keeps {best['retained']:.1%} of the teacher's accuracy, target "
                                f"{RETAINED:.0%}"},
         "beats_twin": {"met": gain > spread,
-                       "detail": f"{best['row']} {gain:+.4f} over labels-only, seeds' spread {spread:.4f}"},
+                       "detail": f"{best['row']} {gain:+.4f} over labels-only, seeds' spread {spread:.4f}; "
+                                 f"its worst seed {best['accuracy']['min']:.4f}, the twin's best "
+                                 f"{twin['accuracy']['max']:.4f}"},
         "speedup": {"met": best["speedup_b32"] >= SPEEDUP_SHARE * best["flop_ratio"],
                     "detail": f"batch-32 speed-up {best['speedup_b32']:.2f}x, {SPEEDUP_SHARE:.0%} of the FLOP ratio "
                               f"{best['flop_ratio']:.2f}x is {SPEEDUP_SHARE * best['flop_ratio']:.2f}x"},
