@@ -10,13 +10,14 @@ The teacher is --teacher_init (a pre-trained or imported run) fine-tuned with `t
 --seeds=N`; its median seed teaches. Each row is `trainers.distill --seeds=N` with the same data
 flags and schedule (the fine-tuning recipe for the student's size, --override on top), in this
 order: `labels` (--student, random weights, on the labels alone: its twin without a teacher),
-`prediction` (soft targets at T=2 + labels), `small_prediction` (the same into --small_student,
-for the trade-off), `tinybert` (--intermediate_epochs of intermediate-layer distillation, then
-prediction), `distilbert` (the teacher's width with --distilbert_layers of its layers copied, soft
-targets + labels + cosine), `general_prediction` (general distillation from --teacher_init on
---pretraining_data for --general_steps, then prediction) and `tinybert_augmented` (`tinybert` on
-`pipelines.augment_task`'s file, --variants per sentence from --masked_lm's generator, for as many
-steps as the rows on the original file). A row whose input is not given is left out.
+`prediction` (soft targets at T=2 + labels), `general_prediction` (general distillation from
+--teacher_init on --pretraining_data for --general_steps, then prediction), `tinybert`
+(--intermediate_epochs of intermediate-layer distillation, then prediction), `tinybert_augmented`
+(`tinybert` on `pipelines.augment_task`'s file, --variants per sentence from --masked_lm's
+generator, for as many steps as the rows on the original file), `small_prediction` (prediction
+into --small_student, for the trade-off) and `distilbert` (the teacher's width with
+--distilbert_layers of its layers copied, soft targets + labels + cosine). A row whose input is
+not given is left out.
 
 Per row: parameters (embeddings: the word, position and segment tables and their LayerNorm;
 the rest: layers, embedding projection, pooler and classifier), the evaluation accuracy's median
@@ -39,6 +40,7 @@ import time
 
 from benchmarks.flags import preset_config, require_matches
 from benchmarks.machine import cpu_description
+from configs.finetune_config import FinetuneConfig
 from benchmarks.objective_comparison import run
 from core import cli, run_files
 from core.files import check_directory
@@ -211,23 +213,32 @@ def targets(rows: list[dict], student: str) -> dict:
 
 def row_specs(args, augmented: str, general: str) -> list[tuple[str, str, list[str]]]:
     """(row, model, trainers.distill flags) in the order they run; rows without their input left out."""
-    student, steps_scale = f"--student={args.student}", f"{1 / (args.variants + 1):.6g}"
+    student = f"--student={args.student}"
     stage = f"--override=distill.intermediate_epochs={args.intermediate_epochs:g}"
     rows = [("labels", args.student, [student, "--method=labels"]),
             ("prediction", args.student, [student]),
-            ("small_prediction", args.small_student, [f"--student={args.small_student}"]),
-            ("tinybert", args.student, [student, "--method=tinybert", stage]),
-            ("distilbert", f"teacher_{args.distilbert_layers}", [
-                "--student=teacher", f"--student_layers={args.distilbert_layers}", "--method=distilbert"]),
             ("general_prediction", args.student, [f"--student={general}"]),
-            # As many steps as the rows on the original file: the epochs scaled by 1 / (variants + 1).
-            ("tinybert_augmented", args.student, [
-                student, "--method=tinybert", f"--train_file={augmented}",
-                f"--override=epochs={3 * float(steps_scale):.6g}",
-                f"--override=distill.intermediate_epochs={args.intermediate_epochs * float(steps_scale):.6g}"])]
+            ("tinybert", args.student, [student, "--method=tinybert", stage]),
+            ("tinybert_augmented", args.student, [student, "--method=tinybert", f"--train_file={augmented}"]),
+            ("small_prediction", args.small_student, [f"--student={args.small_student}"]),
+            ("distilbert", f"teacher_{args.distilbert_layers}", [
+                "--student=teacher", f"--student_layers={args.distilbert_layers}", "--method=distilbert"])]
     given = {"small_prediction": args.small_student, "distilbert": args.distilbert_layers,
              "general_prediction": args.pretraining_data, "tinybert_augmented": args.masked_lm}
     return [row for row in rows if given.get(row[0], True)]
+
+
+def augmented_schedule(args, augmented: str) -> list[str]:
+    """Overrides that train on the augmented file for as many steps as the other rows take on the
+    original one: their epochs (--override's, else fine-tuning's default) and the first stage's,
+    scaled by the ratio of the files' rows."""
+    def rows(path):
+        return len(read_labelled_texts(path, args.text_columns.split(","), args.label_column).texts_a)
+    scale = rows(args.train_file) / rows(augmented)
+    epochs = next((float(o.split("=", 1)[1]) for o in reversed(args.override) if o.startswith("epochs=")),
+                  FinetuneConfig.epochs)
+    return [f"--override=epochs={epochs * scale:.6g}",
+            f"--override=distill.intermediate_epochs={args.intermediate_epochs * scale:.6g}"]
 
 
 def check_inputs(args) -> None:
@@ -267,6 +278,8 @@ def main(argv=None) -> int:
                  f"--text_columns={args.text_columns}", f"--label_column={args.label_column}",
                  f"--masked_lm={args.masked_lm}", f"--variants={args.variants}",
                  f"--max_seq_length={args.max_seq_length}"], out("augmented.log"))
+        if name == "tinybert_augmented":
+            flags = flags + augmented_schedule(args, augmented)
         general_done = os.path.exists(os.path.join(general, f"ckpt-{args.general_steps}.index"))
         if name == "general_prediction" and not general_done:
             run(["trainers.distill", f"--teacher={args.teacher_init}", f"--student={args.student}",

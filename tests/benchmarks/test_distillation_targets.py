@@ -1,5 +1,8 @@
-"""The distillation benchmark's verdicts: the issue's three targets for the main student's best row."""
-from benchmarks.distillation import targets
+"""The distillation benchmark's verdicts (the issue's three targets for the main student's best row) and the
+augmented row's schedule."""
+import argparse
+
+from benchmarks.distillation import augmented_schedule, targets
 
 
 def _row(name, model, median, low, high, retained=1.0, speedup=1.0, flop_ratio=1.0):
@@ -30,3 +33,15 @@ def test_a_twin_with_a_wide_spread_or_a_slow_student_misses_its_target():
     assert not t["beats_twin"]["met"] and "spread 0.1100" in t["beats_twin"]["detail"]
     assert not t["speedup"]["met"]
     assert targets(rows[:2], "tinybert_4") == {}  # no distilled row yet
+
+
+def test_the_augmented_row_trains_as_many_steps_as_the_others(tmp_path):
+    train, augmented = tmp_path / "train.tsv", tmp_path / "aug.tsv"
+    train.write_text("sentence\tlabel\n" + "".join(f"text {i}\tpos\n" for i in range(4)))
+    augmented.write_text("sentence\tlabel\n" + "".join(f"text {i}\tpos\n" for i in range(10)))
+    args = argparse.Namespace(train_file=str(train), text_columns="sentence", label_column="label",
+                              intermediate_epochs=1.0, override=["epochs=5", "epochs=2"])
+    assert augmented_schedule(args, str(augmented)) == ["--override=epochs=0.8",
+                                                        "--override=distill.intermediate_epochs=0.4"]
+    args.override = []  # fine-tuning's default, 3 epochs
+    assert augmented_schedule(args, str(augmented))[0] == "--override=epochs=1.2"
