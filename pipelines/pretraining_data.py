@@ -21,10 +21,13 @@ Stages:
    (tokens_dropped). Each unit emits one element: its
    counts and the names of its temporary files.
 4. Finalize: one combine sums the units' counts and gathers their file
-   names; then each shard's temporary files are concatenated in unit order
-   into `train-SSSSS-of-NNNNN.tfrecord` / `heldout-...` (TFRecord files
-   concatenate), the dead letters likewise into `dead_letter.jsonl`, and
-   `manifest.json` and the vocab are written.
+   names; then each shard's temporary files are merged record by record into
+   `train-SSSSS-of-NNNNN.tfrecord` / `heldout-...` (`mix_records`: a seeded
+   merge that spreads every unit's records evenly through the shard, so any
+   stretch of a shard holds the corpus's sources in proportion, as a global
+   shuffle would, while a trainer reads files sequentially), the dead letters
+   are concatenated into `dead_letter.jsonl`, and `manifest.json` and the vocab
+   are written.
 
 Only unit descriptors, fingerprints, counts and file names pass between
 stages, never document text or examples, so memory stays bounded by one
@@ -55,8 +58,11 @@ import dataclasses
 import hashlib
 import json
 import logging
+import heapq
 import math
 import os
+import random
+import struct
 import sys
 import unicodedata
 
@@ -78,6 +84,7 @@ QUALITY_AUTO, QUALITY_ALL, QUALITY_NONE = "auto", "all", "none"
 ELECTRA, CAUSAL_LM = run_files.ELECTRA_DATA, run_files.CAUSAL_LM_DATA  # what the examples are for
 _DEAD = "dead_letter"  # kind of temporary file, beside the splits
 _SHARD = "{split}-{shard}-of-{of}.tfrecord"  # shard and of: 5 digits
+MIX_GROUP = 64  # temporary files one shard's merge reads at once (bounds its open files)
 _BATCH_LINES = 4096  # sentences tokenized per TF call
 
 _log = logging.getLogger(__name__)
@@ -398,24 +405,79 @@ def _concatenate(sources: list[str], destination: str) -> None:
                     out.write(block)
 
 
+def _framed_records(f, path: str):
+    """The TFRecord records of an open file, each as its framed bytes (length, its CRC, data, data
+    CRC), copied verbatim; ValueError for a truncated file."""
+    while header := f.read(12):
+        if len(header) < 12:
+            raise ValueError(f"{path}: truncated TFRecord header")
+        (length,) = struct.unpack("<Q", header[:8])
+        body = f.read(length + 4)
+        if len(body) < length + 4:
+            raise ValueError(f"{path}: truncated TFRecord of {length} bytes")
+        yield header + body
+
+
+def mix_records(sources: list[tuple[str, int]], destination: str, seed: str) -> None:
+    """Writes the records of the TFRecord files `sources` [(path, size in bytes)] into one file,
+    each source's records spread evenly through it: a record that starts at byte b of a source of
+    s bytes takes the position key (b + u * its length) / s, u uniform in [0, 1) from
+    random.Random(seed), and records are written in key order (a k-way merge; a source's records
+    keep their order). Sources are merged in seeded random groups of MIX_GROUP, one after another,
+    so at most MIX_GROUP files are open. The output depends only on the sources and the seed."""
+    rng = random.Random(seed)
+    order = list(sources)
+    rng.shuffle(order)
+    with FileSystems.create(destination) as out:
+        for start in range(0, len(order), MIX_GROUP):
+            _merge_group(order[start:start + MIX_GROUP], out, rng)
+
+
+def _merge_group(group: list[tuple[str, int]], out, rng: random.Random) -> None:
+    """`mix_records`' k-way merge of one group of sources into the open file `out`."""
+    opened = [_open_raw(path) for path, _ in group]
+    try:
+        streams = [_framed_records(f, path) for f, (path, _) in zip(opened, group)]
+        heap = []  # (position key, source index, framed record, bytes of the source before it)
+        for index in range(len(group)):
+            _push_next(heap, streams[index], index, 0, group[index][1], rng)
+        while heap:
+            _, index, record, offset = heapq.heappop(heap)
+            out.write(record)
+            _push_next(heap, streams[index], index, offset + len(record), group[index][1], rng)
+    finally:
+        for f in opened:
+            f.close()
+
+
+def _push_next(heap: list, stream, index: int, offset: int, size: int, rng: random.Random) -> None:
+    """Pushes the next record of source `index` (read from `stream`, starting at byte `offset` of
+    its `size`) with its position key; nothing when the source is exhausted."""
+    record = next(stream, None)
+    if record is not None:
+        heapq.heappush(heap, ((offset + rng.random() * len(record)) / max(size, 1), index, record, offset))
+
+
 def _finalize(counts_and_files: tuple[dict, list], output_dir: str, config: JobConfig,
               tokenizer: run_files.TokenizerSettings, job: dict) -> dict:
-    """Concatenates shards and dead letters, copies the vocab, writes manifest.json; returns
-    the manifest's fields (run_files.DataManifest.to_dict)."""
+    """Mixes the units' records into shards (`mix_records`, seeded by the job's seed, split and
+    shard), concatenates the dead letters, copies the vocab, writes manifest.json; returns the
+    manifest's fields (run_files.DataManifest.to_dict)."""
     counts, files = counts_and_files
     files = sorted(files, key=lambda file: file[2])  # unit order
 
-    def concatenate(kind, shard, name):
-        _concatenate([path for k, n, _, path in files if (k, n) == (kind, shard)],
-                     FileSystems.join(output_dir, name))
+    def sources(kind, shard):
+        return [path for k, n, _, path in files if (k, n) == (kind, shard)]
 
-    concatenate(_DEAD, 0, DEAD_LETTER)
+    _concatenate(sources(_DEAD, 0), FileSystems.join(output_dir, DEAD_LETTER))
     splits = {}
     for split, num_shards in config.shards().items():
         shards = []
         for shard in range(num_shards):
             name = _SHARD.format(split=split, shard=f"{shard:05d}", of=f"{num_shards:05d}")
-            concatenate(split, shard, name)
+            paths = sources(split, shard)
+            sizes = [match.metadata_list[0].size_in_bytes for match in FileSystems.match(paths)] if paths else []
+            mix_records(list(zip(paths, sizes)), FileSystems.join(output_dir, name), f"{config.seed}/{split}/{shard}")
             shard_counts = counts["shards"][split].get(f"{shard:05d}", {})
             shards.append(run_files.Shard(name, shard_counts.get("examples", 0), shard_counts.get("tokens", 0)))
         splits[split] = run_files.Split(**counts["splits"][split], pattern=f"{split}-*", shards=tuple(shards))

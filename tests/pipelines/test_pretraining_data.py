@@ -219,13 +219,16 @@ def test_records_parse_with_cls_first_and_sep_last(job):
 _KILLED_AT_THIRD_FILE = """
 import os, signal, sys
 from pipelines import build_pretraining_data, pretraining_data
-concatenate, written = pretraining_data._concatenate, []
-def concatenate_or_die(sources, destination):
-    written.append(destination)
-    if len(written) == 3:  # dead letters and the first shard are written
-        os.kill(os.getpid(), signal.SIGKILL)
-    concatenate(sources, destination)
-pretraining_data._concatenate = concatenate_or_die
+written = []
+def or_die(write):
+    def write_or_die(sources, destination, *rest):
+        written.append(destination)
+        if len(written) == 3:  # dead letters and the first shard are written
+            os.kill(os.getpid(), signal.SIGKILL)
+        write(sources, destination, *rest)
+    return write_or_die
+pretraining_data._concatenate = or_die(pretraining_data._concatenate)
+pretraining_data.mix_records = or_die(pretraining_data.mix_records)
 build_pretraining_data.main(sys.argv[1:])
 """
 
