@@ -97,6 +97,9 @@ def plot(rows: list[dict], task: str, path: str) -> None:
         err = [[100 * (r["median"] - r["min"]) for r in points], [100 * (r["max"] - r["median"]) for r in points]]
         ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=objective)
     ax.set_xscale("log")
+    ax.minorticks_off()  # one labelled tick per shared budget instead of overlapping minor labels
+    ticks = [group[0]["flops"] for group in budgets([r for r in rows if r["task"] == task and r["flops"]])]
+    ax.set_xticks(ticks, [f"{t:.1e}".replace("e+", "e") for t in ticks], fontsize=8)
     ax.set_xlabel("pre-training FLOPs (generator included)")
     ax.set_ylabel("dev accuracy, % (median, min-max of seeds)")
     ax.set_title(f"{task}: fine-tuned accuracy against pre-training compute")
